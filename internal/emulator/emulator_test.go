@@ -44,7 +44,10 @@ func TestStartStopBoth(t *testing.T) {
 		err error
 	}
 	ddbc, sqsc := make(chan res, 1), make(chan res, 1)
-	go func() { p, err := StartDynamoDB(ctx, DynamoDBOptions{Options: Options{RepoDir: r}}); ddbc <- res{p, err} }()
+	go func() {
+		p, err := StartDynamoDB(ctx, DynamoDBOptions{Options: Options{RepoDir: r}})
+		ddbc <- res{p, err}
+	}()
 	go func() { p, err := StartFauxqs(ctx, Options{RepoDir: r}); sqsc <- res{p, err} }()
 	ddb, sqs := <-ddbc, <-sqsc
 	for _, x := range []res{ddb, sqs} {
