@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/referral-engine/referral-engine/internal/meter"
 )
 
 // Clients holds the SDK clients a function needs.
@@ -34,8 +36,8 @@ func Load(ctx context.Context) (*Clients, error) {
 func New(cfg aws.Config) *Clients {
 	return &Clients{
 		Config:   cfg,
-		DynamoDB: dynamodb.NewFromConfig(cfg, DynamoDBOptions),
-		SQS:      sqs.NewFromConfig(cfg),
+		DynamoDB: dynamodb.NewFromConfig(cfg, DynamoDBOptions, meter.DynamoDBOption),
+		SQS:      sqs.NewFromConfig(cfg, meter.SQSOption),
 	}
 }
 

@@ -1,0 +1,66 @@
+// Command record-interaction serves POST /v1/interactions: validate, store once, enqueue.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/referral-engine/referral-engine/internal/api"
+	"github.com/referral-engine/referral-engine/internal/apikey"
+	"github.com/referral-engine/referral-engine/internal/awsclient"
+	"github.com/referral-engine/referral-engine/internal/dynamostore"
+	"github.com/referral-engine/referral-engine/internal/env"
+	"github.com/referral-engine/referral-engine/internal/httpapi"
+	"github.com/referral-engine/referral-engine/internal/ingest"
+	"github.com/referral-engine/referral-engine/internal/sqsqueue"
+)
+
+func main() {
+	log := lambdacontext.NewLogger()
+	slog.SetDefault(log)
+	router, err := wire(context.Background(), log)
+	if err != nil {
+		log.Error("cold start", "error", err.Error())
+		os.Exit(1)
+	}
+	lambda.StartWithOptions(router.Serve, lambda.WithEnableSIGTERM())
+}
+
+func wire(ctx context.Context, log *slog.Logger) (*httpapi.Router, error) {
+	var e env.Reader
+	interactionsTable := e.String("INTERACTIONS_TABLE")
+	keysTable := e.String("API_KEYS_TABLE")
+	queueURL := e.String("RESCORE_QUEUE_URL")
+	ttl := e.Days("INTERACTION_TTL_DAYS", 400)
+	if err := e.Err(); err != nil {
+		return nil, err
+	}
+	clients, err := awsclient.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	store, err := dynamostore.NewInteractions(clients.DynamoDB, interactionsTable)
+	if err != nil {
+		return nil, err
+	}
+	queue, err := sqsqueue.New(clients.SQS, queueURL)
+	if err != nil {
+		return nil, err
+	}
+	svc, err := ingest.New(store, queue, ttl, time.Now)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := apikey.NewChecker(clients.DynamoDB, keysTable, time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	r := httpapi.NewRouter(keys, log)
+	api.RegisterIngest(r, svc)
+	return r, nil
+}

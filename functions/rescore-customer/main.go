@@ -1,0 +1,56 @@
+// Command rescore-customer consumes the rescore queue: it applies interactions to customer
+// aggregates exactly once and reports only failed messages back to SQS.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/referral-engine/referral-engine/internal/awsclient"
+	"github.com/referral-engine/referral-engine/internal/consumer"
+	"github.com/referral-engine/referral-engine/internal/dynamostore"
+	"github.com/referral-engine/referral-engine/internal/env"
+	"github.com/referral-engine/referral-engine/internal/rescore"
+)
+
+func main() {
+	log := lambdacontext.NewLogger()
+	slog.SetDefault(log)
+	h, err := wire(context.Background(), log)
+	if err != nil {
+		log.Error("cold start", "error", err.Error())
+		os.Exit(1)
+	}
+	lambda.StartWithOptions(h.Handle, lambda.WithEnableSIGTERM())
+}
+
+func wire(ctx context.Context, log *slog.Logger) (*consumer.Rescore, error) {
+	var e env.Reader
+	customersTable := e.String("CUSTOMERS_TABLE")
+	interactionsTable := e.String("INTERACTIONS_TABLE")
+	if err := e.Err(); err != nil {
+		return nil, err
+	}
+	clients, err := awsclient.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	profiles, err := dynamostore.NewCustomers(clients.DynamoDB, customersTable)
+	if err != nil {
+		return nil, err
+	}
+	marks, err := dynamostore.NewInteractions(clients.DynamoDB, interactionsTable)
+	if err != nil {
+		return nil, err
+	}
+	svc, err := rescore.New(profiles, marks, nil, time.Now)
+	if err != nil {
+		return nil, err
+	}
+	return consumer.NewRescore(svc, log), nil
+}

@@ -1,0 +1,124 @@
+package dynamostore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/referral-engine/referral-engine/internal/aggregate"
+	"github.com/referral-engine/referral-engine/internal/apperr"
+	"github.com/referral-engine/referral-engine/internal/rescore"
+)
+
+// ProfileSK is the sort key of a customer's aggregate item; other items of the customer
+// (segment history, vouchers) use other sort keys in the same partition.
+const ProfileSK = "PROFILE"
+
+// Customers stores customer aggregates.
+type Customers struct {
+	db    Client
+	table string
+}
+
+// NewCustomers builds the store.
+func NewCustomers(db Client, table string) (*Customers, error) {
+	if db == nil {
+		return nil, errors.New("dynamostore: nil client")
+	}
+	if err := requireTable(table, "customers"); err != nil {
+		return nil, err
+	}
+	return &Customers{db: db, table: table}, nil
+}
+
+// profileItem is the stored form: the aggregate plus its concurrency state.
+type profileItem struct {
+	aggregate.Customer
+	SK        string    `dynamodbav:"sk"`
+	Version   int64     `dynamodbav:"v"`
+	Pending   []string  `dynamodbav:"pend,omitempty,stringset"`
+	UpdatedAt time.Time `dynamodbav:"upd,unixtime"`
+}
+
+func (s *Customers) key(customerID string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		"customer_id": &types.AttributeValueMemberS{Value: customerID},
+		"sk":          &types.AttributeValueMemberS{Value: ProfileSK},
+	}
+}
+
+// Get implements rescore.Profiles with a strongly consistent read.
+func (s *Customers) Get(ctx context.Context, customerID string) (*aggregate.Customer, rescore.Revision, error) {
+	it, err := s.get(ctx, customerID, true)
+	if err != nil || it == nil {
+		return aggregate.New(customerID), rescore.Revision{}, err
+	}
+	return &it.Customer, rescore.Revision{Exists: true, Version: it.Version, Pending: it.Pending}, nil
+}
+
+// Find returns a customer's aggregates for the read API (eventually consistent: half the
+// cost), or an apperr 404.
+func (s *Customers) Find(ctx context.Context, customerID string) (*aggregate.Customer, time.Time, error) {
+	it, err := s.get(ctx, customerID, false)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	if it == nil {
+		return nil, time.Time{}, apperr.NotFound("no customer %q", customerID)
+	}
+	return &it.Customer, it.UpdatedAt, nil
+}
+
+func (s *Customers) get(ctx context.Context, customerID string, consistent bool) (*profileItem, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.table), Key: s.key(customerID), ConsistentRead: aws.Bool(consistent),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("get customer %s: %w", customerID, err)
+	}
+	if len(out.Item) == 0 {
+		return nil, nil
+	}
+	var it profileItem
+	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
+		return nil, fmt.Errorf("unmarshal customer %s: %w", customerID, err)
+	}
+	return &it, nil
+}
+
+// Put implements rescore.Profiles: one PutItem conditional on the version read.
+func (s *Customers) Put(ctx context.Context, c *aggregate.Customer, prev rescore.Revision, pending []string, now time.Time) error {
+	item, err := attributevalue.MarshalMap(profileItem{
+		Customer: *c, SK: ProfileSK, Version: prev.Version + 1, Pending: pending, UpdatedAt: now,
+	})
+	if err != nil {
+		return fmt.Errorf("marshal customer %s: %w", c.CustomerID, err)
+	}
+	cond := expression.AttributeNotExists(expression.Name("customer_id"))
+	if prev.Exists {
+		cond = expression.Name("v").Equal(expression.Value(prev.Version))
+	}
+	expr, err := expression.NewBuilder().WithCondition(cond).Build()
+	if err != nil {
+		return err
+	}
+	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(s.table), Item: item,
+		ConditionExpression: expr.Condition(), ExpressionAttributeNames: expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+	})
+	if isConditionFailed(err) {
+		return apperr.ErrConcurrentUpdate
+	}
+	if err != nil {
+		return fmt.Errorf("put customer %s: %w", c.CustomerID, err)
+	}
+	return nil
+}

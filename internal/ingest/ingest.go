@@ -1,0 +1,155 @@
+// Package ingest accepts interactions: validates the whole request, stores each interaction
+// once (event_id is the idempotency key) and enqueues the new ones for rescoring.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/referral-engine/referral-engine/internal/interaction"
+)
+
+// Stored tells what PutNew found.
+type Stored int
+
+const (
+	// Created: the interaction is new and now stored.
+	Created Stored = iota
+	// DuplicatePending: stored earlier but not yet applied to the customer's aggregates (a
+	// previous request may have died before enqueuing it), so it is enqueued again; the
+	// consumer is idempotent.
+	DuplicatePending
+	// DuplicateApplied: stored and applied earlier; nothing to do.
+	DuplicateApplied
+)
+
+// Store keeps raw interactions.
+type Store interface {
+	// PutNew stores in unless an interaction with its customer and event id exists.
+	PutNew(ctx context.Context, in interaction.Interaction, expiresAt time.Time) (Stored, error)
+}
+
+// Queue hands interactions to the rescoring step.
+type Queue interface {
+	Enqueue(ctx context.Context, envs []interaction.Envelope) error
+}
+
+// Result is the answer to a POST /v1/interactions.
+type Result struct {
+	Accepted   int `json:"accepted"`
+	Duplicates int `json:"duplicates"`
+}
+
+// Service records interactions.
+type Service struct {
+	store Store
+	queue Queue
+	ttl   time.Duration
+	now   func() time.Time
+}
+
+// DedupWindow is the least time an interaction is kept, whatever its age, so that a replay or
+// a message redriven from a dead-letter queue (14 days) is still recognised.
+const DedupWindow = 15 * 24 * time.Hour
+
+// parallelPuts bounds concurrent PutItem calls per request.
+const parallelPuts = 16
+
+// New builds the service; ttl is how long raw interactions are kept after they occurred.
+func New(store Store, queue Queue, ttl time.Duration, now func() time.Time) (*Service, error) {
+	if store == nil || queue == nil {
+		return nil, errors.New("ingest: store and queue are required")
+	}
+	if ttl <= 0 {
+		return nil, errors.New("ingest: ttl must be positive")
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{store: store, queue: queue, ttl: ttl, now: now}, nil
+}
+
+// Record validates body whole (a bad item refuses all, storing nothing), then stores and
+// enqueues. An error after validation leaves the request safe to retry.
+func (s *Service) Record(ctx context.Context, body []byte) (Result, error) {
+	now := s.now()
+	ins, err := interaction.Parse(body, now)
+	if err != nil {
+		return Result{}, err
+	}
+	return s.RecordParsed(ctx, ins, now)
+}
+
+// RecordParsed stores and enqueues already validated interactions.
+func (s *Service) RecordParsed(ctx context.Context, ins []interaction.Interaction, now time.Time) (Result, error) {
+	// The same event twice in one batch is a duplicate of itself.
+	type key struct{ customer, event string }
+	seen := make(map[key]bool, len(ins))
+	unique := ins[:0:0]
+	var res Result
+	for _, in := range ins {
+		k := key{in.CustomerID, in.EventID}
+		if seen[k] {
+			res.Duplicates++
+			continue
+		}
+		seen[k] = true
+		unique = append(unique, in)
+	}
+
+	outcomes := make([]Stored, len(unique))
+	errs := make([]error, len(unique))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, parallelPuts)
+	for i, in := range unique {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			outcomes[i], errs[i] = s.store.PutNew(ctx, in, s.expiry(in.OccurredAt, now))
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return Result{}, fmt.Errorf("store interactions: %w", err)
+	}
+
+	var byCustomer []interaction.Envelope
+	index := map[string]int{}
+	for i, in := range unique {
+		switch outcomes[i] {
+		case Created:
+			res.Accepted++
+		default:
+			res.Duplicates++
+		}
+		if outcomes[i] == DuplicateApplied {
+			continue
+		}
+		j, ok := index[in.CustomerID]
+		if !ok {
+			j = len(byCustomer)
+			index[in.CustomerID] = j
+			byCustomer = append(byCustomer, interaction.Envelope{Version: interaction.EnvelopeVersion, CustomerID: in.CustomerID})
+		}
+		byCustomer[j].Interactions = append(byCustomer[j].Interactions, in)
+	}
+	if len(byCustomer) > 0 {
+		if err := s.queue.Enqueue(ctx, byCustomer); err != nil {
+			return Result{}, fmt.Errorf("enqueue for rescoring: %w", err)
+		}
+	}
+	return res, nil
+}
+
+// expiry keeps an interaction ttl after it occurred, and at least DedupWindow from now.
+func (s *Service) expiry(occurred, now time.Time) time.Time {
+	exp := occurred.Add(s.ttl)
+	if min := now.Add(DedupWindow); exp.Before(min) {
+		exp = min
+	}
+	return exp
+}
