@@ -1,0 +1,189 @@
+package rescore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/referral-engine/referral-engine/internal/aggregate"
+	"github.com/referral-engine/referral-engine/internal/apperr"
+	"github.com/referral-engine/referral-engine/internal/interaction"
+)
+
+// memory is an in-memory model of the two tables with the same conditional semantics as the
+// DynamoDB adapters (which run the same scenarios against DynamoDB Local in dynamostore).
+type memory struct {
+	mu       sync.Mutex
+	customer *aggregate.Customer
+	rev      Revision
+	stored   map[string]bool // event id -> applied mark
+	// crash, when set, fails the named step once.
+	crash string
+}
+
+func newMemory(ids ...string) *memory {
+	m := &memory{stored: map[string]bool{}}
+	for _, id := range ids {
+		m.stored[id] = false
+	}
+	return m
+}
+
+var errCrash = errors.New("simulated crash")
+
+func (m *memory) fail(step string) bool {
+	if m.crash == step {
+		m.crash = ""
+		return true
+	}
+	return false
+}
+
+func (m *memory) Get(_ context.Context, id string) (*aggregate.Customer, Revision, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.customer == nil {
+		return aggregate.New(id), Revision{}, nil
+	}
+	c := *m.customer
+	c.Spend = map[string]aggregate.Money{}
+	for k, v := range m.customer.Spend {
+		c.Spend[k] = v
+	}
+	return &c, Revision{Exists: true, Version: m.rev.Version, Pending: slices.Clone(m.rev.Pending)}, nil
+}
+
+func (m *memory) Put(_ context.Context, c *aggregate.Customer, prev Revision, pending []string, _ time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fail("before-put") {
+		return errCrash
+	}
+	if prev.Exists != (m.customer != nil) || prev.Version != m.rev.Version {
+		return apperr.ErrConcurrentUpdate
+	}
+	m.customer, m.rev = c, Revision{Exists: true, Version: prev.Version + 1, Pending: pending}
+	return nil
+}
+
+func (m *memory) Marks(_ context.Context, _ string, ids []string) (map[string]Mark, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[string]Mark{}
+	for _, id := range ids {
+		applied, ok := m.stored[id]
+		switch {
+		case !ok:
+			out[id] = Missing
+		case applied:
+			out[id] = Applied
+		default:
+			out[id] = Unapplied
+		}
+	}
+	return out, nil
+}
+
+func (m *memory) MarkApplied(_ context.Context, _ string, ids []string, _ time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fail("mark") {
+		return errCrash
+	}
+	for _, id := range ids {
+		if _, ok := m.stored[id]; ok {
+			m.stored[id] = true
+		}
+	}
+	return nil
+}
+
+func visits(ids ...string) []interaction.Interaction {
+	out := make([]interaction.Interaction, len(ids))
+	d := int64(60)
+	for i, id := range ids {
+		out[i] = interaction.Interaction{EventID: id, CustomerID: "c1", Type: interaction.Visit,
+			OccurredAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Properties: interaction.Properties{DurationSeconds: &d}}
+	}
+	return out
+}
+
+func TestApplyExactlyOnce(t *testing.T) {
+	cases := []struct {
+		name       string
+		deliveries [][]string // each a batch delivered to Apply, in order
+		crashes    []string   // crash step before each delivery ("" none)
+		stored     []string
+		wantVisits int
+	}{
+		{"one delivery", [][]string{{"a", "b"}}, nil, []string{"a", "b"}, 2},
+		{"same batch twice", [][]string{{"a", "b"}, {"a", "b"}}, nil, []string{"a", "b"}, 2},
+		{"duplicate inside a batch", [][]string{{"a", "a", "b"}}, nil, []string{"a", "b"}, 2},
+		{"overlapping batches", [][]string{{"a", "b"}, {"b", "c"}, {"a", "c", "d"}}, nil, []string{"a", "b", "c", "d"}, 4},
+		{"redelivery long after: pending already marked and cleared", [][]string{{"a"}, {"b"}, {"c"}, {"a"}}, nil, []string{"a", "b", "c"}, 3},
+		{"crash before the write: retried delivery applies", [][]string{{"a"}, {"a"}}, []string{"before-put", ""}, []string{"a"}, 1},
+		{"crash while marking pending: nothing lost or doubled", [][]string{{"a"}, {"b"}, {"b"}, {"a", "b"}}, []string{"", "mark", "", ""}, []string{"a", "b"}, 2},
+		{"erased interaction is not applied", [][]string{{"a", "gone"}}, nil, []string{"a"}, 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newMemory(tc.stored...)
+			svc, err := New(m, m, nil, time.Now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, batch := range tc.deliveries {
+				if i < len(tc.crashes) {
+					m.crash = tc.crashes[i]
+				}
+				_, err := svc.Apply(context.Background(), "c1", visits(batch...))
+				if err != nil && !errors.Is(err, errCrash) {
+					t.Fatalf("delivery %d: %v", i, err)
+				}
+			}
+			if m.customer == nil || m.customer.Visits != tc.wantVisits {
+				t.Fatalf("visits = %v, want %d", m.customer, tc.wantVisits)
+			}
+		})
+	}
+}
+
+func TestApplyConcurrentConsumers(t *testing.T) {
+	var ids []string
+	for i := range 30 {
+		ids = append(ids, fmt.Sprintf("e%02d", i))
+	}
+	m := newMemory(ids...)
+	svc, _ := New(m, m, nil, time.Now)
+	svc.maxAttempts = 100
+	var wg sync.WaitGroup
+	for g := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Each consumer gets an overlapping slice of the same events.
+			batch := ids[g%10 : g%10+20]
+			if _, err := svc.Apply(context.Background(), "c1", visits(batch...)); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if m.customer.Visits != 29 { // e00..e28 are covered by the slices
+		t.Fatalf("visits = %d, want 29", m.customer.Visits)
+	}
+}
+
+func TestApplyRefusesAnotherCustomersInteraction(t *testing.T) {
+	m := newMemory("a")
+	svc, _ := New(m, m, nil, time.Now)
+	ins := visits("a")
+	ins[0].CustomerID = "c2"
+	if _, err := svc.Apply(context.Background(), "c1", ins); err == nil {
+		t.Fatal("applied an interaction of another customer")
+	}
+}
