@@ -1,0 +1,184 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/referral-engine/referral-engine/internal/aggregate"
+	"github.com/referral-engine/referral-engine/internal/apikey"
+	"github.com/referral-engine/referral-engine/internal/apperr"
+	"github.com/referral-engine/referral-engine/internal/httpapi"
+	"github.com/referral-engine/referral-engine/internal/ingest"
+	"github.com/referral-engine/referral-engine/internal/interaction"
+)
+
+type checkFunc func(ctx context.Context, key, scope string) (*apikey.Record, error)
+
+func (f checkFunc) Check(ctx context.Context, key, scope string) (*apikey.Record, error) {
+	return f(ctx, key, scope)
+}
+
+// keys accepts "local-dev-key" with every scope and "ingest-only" with ingest.
+var keys = checkFunc(func(_ context.Context, key, scope string) (*apikey.Record, error) {
+	recs := map[string]apikey.Record{
+		"local-dev-key": {Scopes: apikey.AllScopes},
+		"ingest-only":   {Scopes: []string{apikey.ScopeIngest}},
+	}
+	if key == "" {
+		return nil, apikey.ErrMissing
+	}
+	r, ok := recs[key]
+	if !ok {
+		return nil, apikey.ErrInvalid
+	}
+	if !r.Allows(scope) {
+		return nil, apikey.ErrForbidden
+	}
+	return &r, nil
+})
+
+type memStore struct {
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+func (m *memStore) PutNew(_ context.Context, in interaction.Interaction, _ time.Time) (ingest.Stored, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := in.CustomerID + "/" + in.EventID
+	if m.seen[k] {
+		return ingest.DuplicateApplied, nil
+	}
+	m.seen[k] = true
+	return ingest.Created, nil
+}
+
+type memQueue struct{ envs []interaction.Envelope }
+
+func (q *memQueue) Enqueue(_ context.Context, envs []interaction.Envelope) error {
+	q.envs = append(q.envs, envs...)
+	return nil
+}
+
+func sample(t *testing.T, name string) httpapi.Request {
+	t.Helper()
+	b, err := os.ReadFile("../../events/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var req httpapi.Request
+	if err := json.Unmarshal(b, &req); err != nil {
+		t.Fatal(err)
+	}
+	return req
+}
+
+type errBody struct {
+	Error struct{ Code, Field, Message string } `json:"error"`
+}
+
+func TestIngestRoute(t *testing.T) {
+	store, queue := &memStore{seen: map[string]bool{}}, &memQueue{}
+	svc, _ := ingest.New(store, queue, 400*24*time.Hour, func() time.Time { return time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC) })
+	r := httpapi.NewRouter(keys, nil)
+	RegisterIngest(r, svc)
+
+	cases := []struct {
+		name       string
+		event      string
+		key        *string
+		wantStatus int
+		wantField  string
+		wantBody   *ingest.Result
+	}{
+		{"no key: 401, nothing stored", "record-interaction-batch.json", ptr(""), 401, "x-api-key", nil},
+		{"unknown key", "record-interaction-batch.json", ptr("nope"), 401, "x-api-key", nil},
+		{"bad item: 400 naming it, nothing stored", "record-interaction-invalid.json", nil, 400, "interactions[1].properties.stars", nil},
+		{"batch accepted", "record-interaction-batch.json", nil, 202, "", &ingest.Result{Accepted: 10}},
+		{"replay: all duplicates", "record-interaction-batch.json", ptr("ingest-only"), 202, "", &ingest.Result{Duplicates: 10}},
+		{"single", "record-interaction-single.json", nil, 202, "", &ingest.Result{Accepted: 1}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req := sample(t, tc.event)
+			if tc.key != nil {
+				req.Headers["x-api-key"] = *tc.key
+			}
+			before := len(store.seen)
+			resp, err := r.Serve(context.Background(), req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != tc.wantStatus {
+				t.Fatalf("status %d body %s", resp.StatusCode, resp.Body)
+			}
+			if tc.wantField != "" {
+				var eb errBody
+				if err := json.Unmarshal([]byte(resp.Body), &eb); err != nil || eb.Error.Field != tc.wantField {
+					t.Errorf("error body %s, want field %s", resp.Body, tc.wantField)
+				}
+				if len(store.seen) != before {
+					t.Errorf("a refused request stored %d interactions", len(store.seen)-before)
+				}
+			}
+			if tc.wantBody != nil {
+				var got ingest.Result
+				_ = json.Unmarshal([]byte(resp.Body), &got)
+				if got != *tc.wantBody {
+					t.Errorf("body %+v, want %+v", got, *tc.wantBody)
+				}
+			}
+		})
+	}
+	// The batch's two customers went out as two messages, one per customer.
+	if len(queue.envs) != 3 || len(queue.envs[0].Interactions)+len(queue.envs[1].Interactions) != 10 {
+		t.Errorf("enqueued %d envelopes", len(queue.envs))
+	}
+}
+
+type findFunc func(ctx context.Context, id string) (*aggregate.Customer, time.Time, error)
+
+func (f findFunc) Find(ctx context.Context, id string) (*aggregate.Customer, time.Time, error) {
+	return f(ctx, id)
+}
+
+func TestReadRoute(t *testing.T) {
+	r := httpapi.NewRouter(keys, nil)
+	RegisterRead(r, findFunc(func(_ context.Context, id string) (*aggregate.Customer, time.Time, error) {
+		if id != "cust-anna" {
+			return nil, time.Time{}, apperr.NotFound("no customer %q", id)
+		}
+		c := aggregate.New(id)
+		c.Orders = 2
+		c.Spend = map[string]aggregate.Money{"EUR": {Total: 3000, Orders: 2}}
+		return c, time.Now(), nil
+	}), "EUR")
+	req := sample(t, "get-customer.json")
+	resp, _ := r.Serve(context.Background(), req)
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d %s", resp.StatusCode, resp.Body)
+	}
+	var v map[string]any
+	_ = json.Unmarshal([]byte(resp.Body), &v)
+	if v["average_basket"] != 1500.0 || v["orders"] != 2.0 {
+		t.Errorf("body %s", resp.Body)
+	}
+	req.PathParameters["id"] = "nobody"
+	if resp, _ := r.Serve(context.Background(), req); resp.StatusCode != 404 {
+		t.Errorf("unknown customer: %d", resp.StatusCode)
+	}
+	req.Headers["x-api-key"] = "ingest-only"
+	if resp, _ := r.Serve(context.Background(), req); resp.StatusCode != 403 {
+		t.Errorf("ingest key on a read route: %d", resp.StatusCode)
+	}
+	req.RouteKey = "GET /v1/nothing"
+	if resp, _ := r.Serve(context.Background(), req); resp.StatusCode != 404 {
+		t.Errorf("unknown route: %d", resp.StatusCode)
+	}
+}
+
+func ptr(s string) *string { return &s }
