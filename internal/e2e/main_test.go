@@ -1,0 +1,117 @@
+package e2e
+
+import (
+	"bytes"
+	"flag"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/referral-engine/referral-engine/internal/localrun"
+)
+
+var stack *localrun.Stack
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		fmt.Println("e2e: skipped in -short mode")
+		os.Exit(0)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	var err error
+	stack, err = localrun.Start(ctx, localrun.Config{
+		Quiet:           true,
+		ManualSchedules: true,
+		MaxInstances:    3,
+		ResourcePrefix:  "e2e-",
+		// Failed messages come back after 2 s instead of 3 minutes, so redrive to the DLQ
+		// after maxReceiveCount is observable within a test.
+		Parameters: map[string]string{"ConsumerVisibilityTimeout": "2"},
+	})
+	cancel()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: start local stack:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	if code != 0 {
+		for _, f := range []string{"RecordInteractionFunction", "RescoreCustomerFunction", "ReadApiFunction"} {
+			if b, err := os.ReadFile(stack.LogPath(f)); err == nil {
+				fmt.Fprintf(os.Stderr, "---- %s log (tail) ----\n%s\n", f, tail(b, 3000))
+			}
+		}
+	}
+	_ = stack.Close()
+	os.Exit(code)
+}
+
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
+}
+
+type response struct {
+	Status int
+	Body   []byte
+}
+
+func (r response) json(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.Body, err)
+	}
+}
+
+func call(t *testing.T, method, path string, body []byte, key string) response {
+	t.Helper()
+	req, err := http.NewRequest(method, stack.APIURL+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("content-type", "application/json")
+	if key != "" {
+		req.Header.Set("x-api-key", key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{resp.StatusCode, b}
+}
+
+func post(t *testing.T, path string, body []byte) response {
+	return call(t, http.MethodPost, path, body, stack.APIKey)
+}
+
+func get(t *testing.T, path string) response { return call(t, http.MethodGet, path, nil, stack.APIKey) }
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// eventually polls cond until it holds or the timeout passes.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
