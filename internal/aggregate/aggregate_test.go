@@ -12,7 +12,7 @@ import (
 var t0 = time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)
 
 func i64(v int64) *int64 { return &v }
-func yes() *bool        { b := true; return &b }
+func yes() *bool         { b := true; return &b }
 
 func ev(id string, typ interaction.Type, at time.Time, p interaction.Properties) interaction.Interaction {
 	return interaction.Interaction{EventID: id, CustomerID: "c1", Type: typ, OccurredAt: at, Properties: p}

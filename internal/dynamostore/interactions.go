@@ -36,14 +36,14 @@ func NewInteractions(db Client, table string) (*Interactions, error) {
 }
 
 type interactionItem struct {
-	CustomerID string                 `dynamodbav:"customer_id"`
-	EventID    string                 `dynamodbav:"event_id"`
-	Type       interaction.Type       `dynamodbav:"type"`
-	OccurredAt time.Time              `dynamodbav:"occurred_at"`
+	CustomerID string               `dynamodbav:"customer_id"`
+	EventID    string               `dynamodbav:"event_id"`
+	Type       interaction.Type     `dynamodbav:"type"`
+	OccurredAt time.Time            `dynamodbav:"occurred_at"`
 	Properties types.AttributeValue `dynamodbav:"properties"`
-	ReceivedAt time.Time              `dynamodbav:"received_at"`
-	ExpiresAt  time.Time              `dynamodbav:"expires_at,unixtime"`
-	AppliedAt  *time.Time             `dynamodbav:"applied_at,omitempty"`
+	ReceivedAt time.Time            `dynamodbav:"received_at"`
+	ExpiresAt  time.Time            `dynamodbav:"expires_at,unixtime"`
+	AppliedAt  *time.Time           `dynamodbav:"applied_at,omitempty"`
 }
 
 var notExists = expression.AttributeNotExists(expression.Name("event_id"))
