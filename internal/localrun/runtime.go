@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/referral-engine/referral-engine/internal/emulator"
@@ -315,19 +316,23 @@ func (i *instance) dead() bool {
 	}
 }
 
+// kill ends the process at once (SIGKILL to its group), as Lambda does on a timeout.
 func (i *instance) kill() {
 	i.stopOnce.Do(func() {
-		close(i.shutdown)
+		defer close(i.shutdown)
 		if i.dead() {
 			return // reaped: its pid may belong to someone else by now
 		}
-		_ = emulator.KillGroup(i.cmd.Process.Pid, i.exited, 0)
+		_ = syscall.Kill(-i.cmd.Process.Pid, syscall.SIGKILL)
+		<-i.exited
 	})
 }
 
+// stop ends the process the way Lambda retires a sandbox: SIGTERM, then SIGKILL 500 ms later.
+// The Runtime API stays up meanwhile, so the runtime sees no errors while it shuts down.
 func (i *instance) stop() {
 	i.stopOnce.Do(func() {
-		close(i.shutdown)
+		defer close(i.shutdown)
 		if i.dead() {
 			return
 		}
