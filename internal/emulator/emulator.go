@@ -272,7 +272,10 @@ func start(ctx context.Context, repo string, o Options, spec procSpec) (*Process
 
 func startOnce(ctx context.Context, runDir string, port int, o Options, spec procSpec, timeout time.Duration) (*Process, error) {
 	pidFile := filepath.Join(runDir, fmt.Sprintf("%s-%d.pid", spec.slug, port))
-	killStale(pidFile, spec.marker)
+	if owner := killStale(pidFile, spec.marker); owner != 0 {
+		return nil, fmt.Errorf("%s: port %d is used by the %s of another local stack that is still running (runner pid %d): stop it or set %s to another port",
+			spec.name, port, spec.name, owner, cmpOr(o.PortEnv, "another port"))
+	}
 	if err := waitPortFree(port, 2*time.Second); err != nil {
 		env := ""
 		if o.PortEnv != "" {
@@ -301,7 +304,8 @@ func startOnce(ctx context.Context, runDir string, port int, o Options, spec pro
 		p.waitErr = cmd.Wait()
 		close(p.done)
 	}()
-	_ = os.WriteFile(pidFile, []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644)
+	// "<emulator pid> <runner pid>": the next start kills the emulator only if its runner is gone.
+	_ = os.WriteFile(pidFile, fmt.Appendf(nil, "%d %d\n", cmd.Process.Pid, os.Getpid()), 0o644)
 
 	began := time.Now()
 	deadline := time.NewTimer(timeout)
@@ -330,22 +334,38 @@ func startOnce(ctx context.Context, runDir string, port int, o Options, spec pro
 	}
 }
 
-// killStale kills the process a previous run left behind (its pidfile survived a crash), but
-// only if its command line shows it is an emulator: the pid may have been reused since.
-func killStale(pidFile, marker string) {
+// killStale kills the emulator a previous run left behind (its pidfile survived a crash of the
+// runner), but only if its command line shows it is an emulator: the pid may have been reused
+// since. If the runner that started it is still alive, it is not stale: killStale leaves it
+// and returns that runner's pid.
+func killStale(pidFile, marker string) (liveOwner int) {
 	b, err := os.ReadFile(pidFile)
 	if err != nil {
-		return
+		return 0
 	}
-	defer os.Remove(pidFile)
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 1 || !alive(pid) {
-		return
+	var pid, owner int
+	_, _ = fmt.Sscan(string(b), &pid, &owner)
+	if pid <= 1 || !alive(pid) {
+		_ = os.Remove(pidFile)
+		return 0
 	}
 	if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil && !bytes.Contains(cmdline, []byte(marker)) {
-		return
+		_ = os.Remove(pidFile)
+		return 0
+	}
+	if owner > 1 && owner != os.Getpid() && alive(owner) {
+		return owner
 	}
 	_ = killGroup(pid, nil, 3*time.Second)
+	_ = os.Remove(pidFile)
+	return 0
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 func waitPortFree(port int, within time.Duration) error {

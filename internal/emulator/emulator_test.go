@@ -2,8 +2,10 @@ package emulator
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -19,6 +21,9 @@ func repo(t *testing.T) string {
 	}
 	if err := Installed(r); err != nil {
 		t.Skipf("skipping: %v", err)
+	}
+	if testing.Short() {
+		t.Skip("skipping in -short mode: starts emulators")
 	}
 	return r
 }
@@ -105,6 +110,48 @@ func TestStaleProcessIsReplaced(t *testing.T) {
 	}
 	if fresh.PID() == oldPID {
 		t.Fatal("same pid")
+	}
+}
+
+// An emulator whose runner is still alive belongs to another running stack: never kill it.
+func TestLiveOwnerIsNotKilled(t *testing.T) {
+	r := repo(t)
+	ctx := context.Background()
+	other, err := StartFauxqs(ctx, Options{RepoDir: r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Stop()
+	owner := exec.Command("sleep", "30")
+	if err := owner.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer owner.Process.Kill()
+	// Pretend the sleep process is the runner that started it.
+	if err := os.WriteFile(other.pidFile, fmt.Appendf(nil, "%d %d\n", other.PID(), owner.Process.Pid), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = StartFauxqs(ctx, Options{RepoDir: r, Port: other.Port, PortEnv: "SQS_PORT"})
+	if err == nil || !strings.Contains(err.Error(), "another local stack") || !strings.Contains(err.Error(), "SQS_PORT") {
+		t.Fatalf("want a 'another local stack' error naming SQS_PORT, got %v", err)
+	}
+	select {
+	case <-other.Done():
+		t.Fatal("the other stack's emulator was killed")
+	default:
+	}
+	// Once that runner is gone, its emulator is stale and gets replaced.
+	_ = owner.Process.Kill()
+	_ = owner.Wait()
+	fresh, err := StartFauxqs(ctx, Options{RepoDir: r, Port: other.Port})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Stop()
+	select {
+	case <-other.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("stale emulator not killed")
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -39,8 +40,13 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
+		flag.Parse()
 		if err := emulator.Installed(repo); err != nil {
 			skipMsg = err.Error()
+			return m.Run()
+		}
+		if testing.Short() {
+			skipMsg = "-short: the integration tests start emulators"
 			return m.Run()
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
