@@ -32,7 +32,26 @@ func buildFunctions(ctx context.Context, repo, templateDir, binDir string, fns [
 		wg   sync.WaitGroup
 		sem  = make(chan struct{}, buildParallelism)
 	)
-	for _, f := range fns {
+	build := func(f *functionSpec) {
+		if progress != nil {
+			progress("building " + f.LogicalID)
+		}
+		bin, err := buildOne(ctx, repo, templateDir, binDir, f)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			errs = append(errs, err)
+			return
+		}
+		out[f.LogicalID] = bin
+	}
+	// The first build runs alone: with a cold Go build cache it compiles the dependencies all
+	// functions share (the SDK, aws-lambda-go) once, instead of twice in parallel. With a warm
+	// cache it costs nothing for three functions (two rounds either way).
+	if len(fns) > 0 {
+		build(fns[0])
+	}
+	for _, f := range fns[min(1, len(fns)):] {
 		wg.Go(func() {
 			select {
 			case sem <- struct{}{}:
@@ -40,17 +59,7 @@ func buildFunctions(ctx context.Context, repo, templateDir, binDir string, fns [
 				return
 			}
 			defer func() { <-sem }()
-			if progress != nil {
-				progress("building " + f.LogicalID)
-			}
-			bin, err := buildOne(ctx, repo, templateDir, binDir, f)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, err)
-				return
-			}
-			out[f.LogicalID] = bin
+			build(f)
 		})
 	}
 	wg.Wait()
