@@ -275,4 +275,3 @@ func (c *Config) ProgramFor(segment string) (Program, bool) {
 }
 
 func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
-

@@ -1,0 +1,78 @@
+package scoring
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestDefaults(t *testing.T) {
+	c := Default()
+	if c.Version != 1 || c.HalfLifeDays != 90 || c.Segments.AmbassadorMinScore != 60 || c.Segments.OpportunistMaxScore != 25 {
+		t.Errorf("defaults %+v", c)
+	}
+	for _, seg := range []string{"ambassador", "future_ambassador", "opportunist"} {
+		if p, ok := c.ProgramFor(seg); !ok || p.ID == "" || len(p.Rewards) == 0 || p.FriendOffer.Type == "" || p.ReferrerReward.Type == "" {
+			t.Errorf("program for %s: %+v", seg, p)
+		}
+	}
+	if c.ID() != Default().ID() || !strings.HasPrefix(c.ID(), "1-") {
+		t.Errorf("id %q", c.ID())
+	}
+}
+
+func TestOverride(t *testing.T) {
+	t.Run("a map merges key by key", func(t *testing.T) {
+		c, err := Load(`{"signals":{"email_click":{"points":3}},"average_basket_target":{"CHF":7000}}`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w := c.Weight(EmailClick); w.Points != 3 || w.Cap != Default().Weight(EmailClick).Cap {
+			t.Errorf("email_click %+v", w)
+		}
+		if c.AverageBasketTarget["CHF"] != 7000 || c.AverageBasketTarget["EUR"] != 6000 {
+			t.Errorf("targets %v", c.AverageBasketTarget)
+		}
+		if c.ID() == Default().ID() {
+			t.Error("the id does not tell the override apart")
+		}
+	})
+	t.Run("YAML", func(t *testing.T) {
+		c, err := Load("version: 2\nhalf_life_days: 60\nsegments:\n  best_buyer_min_12m_spend: {EUR: 90000}\n")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Version != 2 || c.HalfLifeDays != 60 || c.Segments.BestBuyerMin12mSpend["EUR"] != 90000 || c.Segments.LapsedDays != 180 {
+			t.Errorf("%+v", c)
+		}
+	})
+	t.Run("from the environment", func(t *testing.T) {
+		t.Setenv(EnvVar, `{"saturation_points": 80}`)
+		c, err := FromEnv()
+		if err != nil || c.SaturationPoints != 80 {
+			t.Fatalf("%v %v", c, err)
+		}
+		t.Setenv(EnvVar, `{"saturation_points": -1}`)
+		if _, err := FromEnv(); err == nil || !strings.Contains(err.Error(), EnvVar) {
+			t.Errorf("err %v", err)
+		}
+	})
+	for _, tc := range []struct{ name, doc, want string }{
+		{"not an object", `[1,2]`, "must be a JSON or YAML object"},
+		{"not JSON or YAML", `{"a":`, "not JSON or YAML"},
+		{"unknown field", `{"half_life": 30}`, "half_life"},
+		{"unknown signal", `{"signals":{"tiktok_dance":{"points":1}}}`, "tiktok_dance: unknown signal"},
+		{"negative points", `{"signals":{"visit":{"points":-1}}}`, "signals.visit"},
+		{"zero half-life", `{"half_life_days": 0}`, "half_life_days"},
+		{"score threshold over 100", `{"segments":{"ambassador_min_score": 120}}`, "ambassador_min_score"},
+		{"two programs for a segment", `{"programs":{"loyalty":{"segment":"ambassador"}}}`, "both target"},
+		{"unknown segment", `{"programs":{"vip":{"name":"VIP","segment":"vip","objective":"x","rewards":[{"type":"discount","description":"d"}],"friend_offer":{"type":"percent_off","value":5,"description":"d"},"referrer_reward":{"type":"discount","description":"d"}}}}`, "unknown segment"},
+		{"bad reward type", `{"programs":{"loyalty":{"rewards":[{"type":"Cash!","description":"d"}]}}}`, "rewards[0].type"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Load(tc.doc)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err %v, want it to mention %q", err, tc.want)
+			}
+		})
+	}
+}
