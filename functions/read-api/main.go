@@ -4,29 +4,25 @@ package main
 import (
 	"context"
 	"log/slog"
-	"os"
 	"time"
-
-	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/referral-engine/referral-engine/internal/api"
 	"github.com/referral-engine/referral-engine/internal/apikey"
 	"github.com/referral-engine/referral-engine/internal/awsclient"
+	"github.com/referral-engine/referral-engine/internal/coldstart"
 	"github.com/referral-engine/referral-engine/internal/dynamostore"
 	"github.com/referral-engine/referral-engine/internal/env"
 	"github.com/referral-engine/referral-engine/internal/httpapi"
 )
 
 func main() {
-	log := lambdacontext.NewLogger()
-	slog.SetDefault(log)
-	router, err := wire(context.Background(), log)
-	if err != nil {
-		log.Error("cold start", "error", err.Error())
-		os.Exit(1)
-	}
-	lambda.StartWithOptions(router.Serve, lambda.WithEnableSIGTERM())
+	coldstart.Run(func(ctx context.Context, log *slog.Logger) (any, error) {
+		r, err := wire(ctx, log)
+		if err != nil {
+			return nil, err
+		}
+		return r.Serve, nil
+	})
 }
 
 func wire(ctx context.Context, log *slog.Logger) (*httpapi.Router, error) {

@@ -5,13 +5,10 @@ package main
 import (
 	"context"
 	"log/slog"
-	"os"
 	"time"
 
-	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-lambda-go/lambdacontext"
-
 	"github.com/referral-engine/referral-engine/internal/awsclient"
+	"github.com/referral-engine/referral-engine/internal/coldstart"
 	"github.com/referral-engine/referral-engine/internal/consumer"
 	"github.com/referral-engine/referral-engine/internal/dynamostore"
 	"github.com/referral-engine/referral-engine/internal/env"
@@ -19,14 +16,13 @@ import (
 )
 
 func main() {
-	log := lambdacontext.NewLogger()
-	slog.SetDefault(log)
-	h, err := wire(context.Background(), log)
-	if err != nil {
-		log.Error("cold start", "error", err.Error())
-		os.Exit(1)
-	}
-	lambda.StartWithOptions(h.Handle, lambda.WithEnableSIGTERM())
+	coldstart.Run(func(ctx context.Context, log *slog.Logger) (any, error) {
+		h, err := wire(ctx, log)
+		if err != nil {
+			return nil, err
+		}
+		return h.Handle, nil
+	})
 }
 
 func wire(ctx context.Context, log *slog.Logger) (*consumer.Rescore, error) {

@@ -1,0 +1,25 @@
+// Package coldstart is every function's main: JSON logs with the request id, the handler wired
+// once per cold start (a configuration error stops the cold start, not a request), then the
+// Lambda runtime loop with SIGTERM handling.
+package coldstart
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+)
+
+// Run wires the handler and starts the runtime; it does not return.
+func Run(wire func(ctx context.Context, log *slog.Logger) (handler any, err error)) {
+	log := lambdacontext.NewLogger()
+	slog.SetDefault(log)
+	h, err := wire(context.Background(), log)
+	if err != nil {
+		log.Error("cold start", "error", err.Error())
+		os.Exit(1)
+	}
+	lambda.StartWithOptions(h, lambda.WithEnableSIGTERM())
+}
