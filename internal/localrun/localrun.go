@@ -383,7 +383,8 @@ func (s *Stack) functionLog(f *functionSpec) (io.Writer, error) {
 	if err := os.MkdirAll(s.LogDir, 0o755); err != nil {
 		return nil, err
 	}
-	fh, err := os.OpenFile(s.LogPath(f.LogicalID), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	// One file per run: truncated at start, so it never grows across runs.
+	fh, err := os.OpenFile(s.LogPath(f.LogicalID), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
 	if err != nil {
 		return nil, err
 	}

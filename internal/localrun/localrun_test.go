@@ -98,7 +98,7 @@ func (s *syncWriter) Write(b []byte) (int, error) {
 func testConfig() Config {
 	return Config{
 		TemplatePath:    filepath.Join("testdata", "template.yaml"),
-		ResourcePrefix:  fmt.Sprintf("t%d-", os.Getpid()),
+		ResourcePrefix:  "lrtest-",
 		Quiet:           true,
 		Out:             &syncWriter{w: &stackLogs},
 		ManualSchedules: true,
