@@ -58,6 +58,12 @@ type Customer struct {
 	Shares      map[string]int `json:"shares_by_channel" dynamodbav:"sh,omitempty"`
 	LastShareAt *time.Time     `json:"last_share_at,omitempty" dynamodbav:"lsh,omitempty,unixtime"`
 	Signups     int            `json:"signups" dynamodbav:"sg,omitempty"`
+	// What the customer's referral links brought (internal interaction types).
+	LinkClicks          int        `json:"link_clicks" dynamodbav:"lc,omitempty"`
+	LinkSignups         int        `json:"link_signups" dynamodbav:"lsg,omitempty"`
+	SuccessfulReferrals int        `json:"successful_referrals" dynamodbav:"rs,omitempty"`
+	LastLinkClickAt     *time.Time `json:"last_link_click_at,omitempty" dynamodbav:"lca,omitempty,unixtime"`
+	LastReferralAt      *time.Time `json:"last_successful_referral_at,omitempty" dynamodbav:"lra,omitempty,unixtime"`
 	// ReferredBy is the referral code of the customer's earliest signup or purchase that had one.
 	ReferredBy string     `json:"referred_by,omitempty" dynamodbav:"rb,omitempty"`
 	ReferredAt *time.Time `json:"referred_at,omitempty" dynamodbav:"rba,omitempty,unixtime"`
@@ -168,6 +174,14 @@ func (c *Customer) Apply(in interaction.Interaction) {
 		}
 		c.Shares[p.Channel]++
 		c.LastShareAt = latest(c.LastShareAt, at)
+	case interaction.ReferralClick:
+		c.LinkClicks++
+		c.LastLinkClickAt = latest(c.LastLinkClickAt, at)
+	case interaction.ReferralSignup:
+		c.LinkSignups++
+	case interaction.ReferralSuccess:
+		c.SuccessfulReferrals++
+		c.LastReferralAt = latest(c.LastReferralAt, at)
 	case interaction.Signup:
 		c.Signups++
 		if p.ReferralCode != "" {

@@ -28,6 +28,15 @@ const (
 	Signup        Type = "signup"
 )
 
+// Internal types: the referral lifecycle records them for the referrer (the click and redirect
+// function, redeem-referral, grant-reward) through the same store and queue, so they are scored
+// exactly once like any interaction. The API never accepts them.
+const (
+	ReferralClick   Type = "referral_click"   // properties: code
+	ReferralSignup  Type = "referral_signup"  // properties: code (the friend signed up)
+	ReferralSuccess Type = "referral_success" // properties: code, order_id (reward granted)
+)
+
 // Interaction is one validated event about one customer.
 type Interaction struct {
 	EventID    string     `json:"event_id"`
