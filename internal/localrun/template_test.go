@@ -19,39 +19,34 @@ func TestProjectTemplate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var tables, queues []string
-	for _, x := range m.tables {
-		tables = append(tables, x.LogicalID)
+	if len(m.functions) == 0 {
+		t.Fatal("no functions")
 	}
+	// Dead-letter queues are created before the queues that redrive to them.
+	created := map[string]bool{}
 	for _, q := range m.queues {
-		queues = append(queues, q.LogicalID)
-	}
-	for _, want := range []string{"InteractionsTable", "CustomersTable", "ApiKeysTable"} {
-		if !strings.Contains(strings.Join(tables, ","), want) {
-			t.Errorf("tables %v lack %s", tables, want)
+		if q.dlq != "" && !created[q.dlq] {
+			t.Errorf("queue %s comes before its DLQ %s", q.LogicalID, q.dlq)
 		}
+		created[q.LogicalID] = true
 	}
-	if strings.Join(queues, ",") != "RescoreDLQ,RescoreQueue" {
-		t.Errorf("queues in creation order = %v, want the DLQ first", queues)
-	}
+	// Every function's environment resolves to local names; none is left empty.
 	for _, f := range m.functions {
 		env, err := m.environment(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, k := range []string{"STAGE", "CUSTOMERS_TABLE", "INTERACTIONS_TABLE", "API_KEYS_TABLE", "DEFAULT_CURRENCY"} {
-			if env[k] == "" {
-				t.Errorf("%s: env %s empty", f.LogicalID, k)
+		for k, v := range env {
+			if v == "" {
+				t.Errorf("%s: env %s resolved to nothing", f.LogicalID, k)
 			}
 		}
-		if f.LogicalID == "RecordInteractionFunction" {
-			if env["RESCORE_QUEUE_URL"] != "http://127.0.0.1:9324/000000000000/RescoreQueue" || env["INTERACTION_TTL_DAYS"] != "400" {
-				t.Errorf("RecordInteractionFunction env: %v", env)
-			}
+		if len(f.Routes)+len(f.SQS)+len(f.Schedules) == 0 {
+			t.Errorf("%s has no trigger the runner serves", f.LogicalID)
 		}
-		if f.AppLogLevel != "INFO" || f.LogFormat != "JSON" {
-			t.Errorf("%s: log level %q format %q", f.LogicalID, f.AppLogLevel, f.LogFormat)
-		}
+	}
+	if len(m.warnings) > 0 {
+		t.Logf("warnings: %v", m.warnings)
 	}
 }
 
