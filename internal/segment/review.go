@@ -18,6 +18,7 @@ import (
 // dates, and months of spend leave the 12-month window at month starts. Between candidates
 // nothing changes, so the first candidate whose classification differs is exact.
 func (e *Evaluator) NextReview(c *aggregate.Customer, s *scoring.Signals, now time.Time) time.Time {
+	now = now.UTC().Truncate(time.Second)
 	st := State(c)
 	base := e.classify(c, s, st, now, false)
 	g := e.cfg.Segments

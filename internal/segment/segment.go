@@ -73,15 +73,17 @@ func NewEvaluator(cfg *scoring.Config) (*Evaluator, error) {
 // Config is the evaluator's configuration.
 func (e *Evaluator) Config() *scoring.Config { return e.cfg }
 
-// Evaluate scores and segments the customer at now. s holds the scoring signals fed alongside
-// c (the field of c that embeds them, once wired).
+// Evaluate scores and segments the customer at now, to the second (aggregates keep seconds,
+// so a result holds for a whole second). s holds the scoring signals fed alongside c (the
+// field of c that embeds them, once wired).
 func (e *Evaluator) Evaluate(c *aggregate.Customer, s *scoring.Signals, now time.Time) Result {
+	now = now.UTC().Truncate(time.Second)
 	st := State(c)
 	v := e.classify(c, s, st, now, true)
 	p, _ := e.cfg.ProgramFor(v.segment)
 	r := Result{
 		Segment: v.segment, Program: p.ID, Score: v.score.Value, Breakdown: v.score.Breakdown,
-		At: now.UTC(), Config: e.cfg.ID(), SubSegments: []string{},
+		At: now, Config: e.cfg.ID(), SubSegments: []string{},
 	}
 	for i, name := range subNames {
 		if v.subs&(1<<i) != 0 {
