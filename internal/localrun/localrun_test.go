@@ -295,7 +295,7 @@ func TestHTTPTimeoutRestartsProcess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: waits for a 2 s function timeout")
 	}
-	t.Parallel()
+	// Not parallel: TestKillFunctionMidInvocation kills every EchoFunction process.
 	began := time.Now()
 	req, _ := http.NewRequest(http.MethodGet, s.APIURL+"/echo/slow?sleep=5000", nil)
 	resp, body := do(t, req)
@@ -313,7 +313,7 @@ func TestHTTPTimeoutRestartsProcess(t *testing.T) {
 
 func TestKillFunctionMidInvocation(t *testing.T) {
 	s := needStack(t)
-	t.Parallel()
+	// Not parallel: KillFunction kills every EchoFunction process, other tests' invocations too.
 	type result struct {
 		code int
 		body []byte
