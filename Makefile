@@ -15,7 +15,7 @@ build-ReadApiFunction:           ; $(GO_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./f
 
 FUNCTIONS := $(shell sed -n 's/^build-\([A-Za-z0-9]*\):.*/\1/p' Makefile)
 
-.PHONY: run test test-unit build lint localstack deploy install-emulators rescore bench-ingest clean
+.PHONY: run test fuzz test-unit build lint localstack deploy install-emulators rescore bench-ingest clean
 
 ## run: start emulators, tables, queues, functions and the HTTP API on 127.0.0.1:3000
 run: install-emulators
@@ -25,6 +25,12 @@ run: install-emulators
 test: install-emulators
 	go vet ./...
 	go test -count=1 -timeout 20m ./...
+	$(MAKE) fuzz
+
+## fuzz: each fuzz test for FUZZTIME (CI runs it from `make test`); one line per target
+FUZZTIME ?= 20s
+fuzz:
+	go test -run '^$$' -fuzz '^FuzzDecodeRedemption$$' -fuzztime $(FUZZTIME) ./internal/referral
 
 test-unit:
 	go test -count=1 -short ./...
