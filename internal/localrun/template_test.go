@@ -1,6 +1,7 @@
 package localrun
 
 import (
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -245,6 +246,31 @@ func TestSchedules_Parse(t *testing.T) {
 	for _, bad := range []string{"rate(0 minutes)", "rate(5 weeks)", "cron(0 3 * * *)", "cron(0 3 L * ? *)", "cron(0 3 * * 2#1 *)", "cron(61 * * * ? *)", "every 5 minutes"} {
 		if _, err := parseSchedule(bad); err == nil {
 			t.Errorf("%s: no error", bad)
+		}
+	}
+}
+
+// Payload 2.0 response inference: a result without statusCode is a 200 JSON body.
+func TestWriteResponse(t *testing.T) {
+	a := &httpAPI{}
+	cases := []struct {
+		out         string
+		status      int
+		body, ctype string
+	}{
+		{`{"statusCode":201,"headers":{"Content-Type":"text/plain"},"body":"hi"}`, 201, "hi", "text/plain"},
+		{`{"statusCode":200,"body":"aGk=","isBase64Encoded":true}`, 200, "hi", "application/json"},
+		{`{"hello":"world"}`, 200, `{"hello":"world"}`, "application/json"},
+		{`"just a string"`, 200, `"just a string"`, "application/json"},
+		{`{"statusCode":99}`, 500, `{"message":"Internal Server Error"}` + "\n", "application/json"},
+	}
+	for _, c := range cases {
+		w := httptest.NewRecorder()
+		if got := a.writeResponse(w, []byte(c.out)); got != c.status || w.Code != c.status {
+			t.Errorf("%s: status %d/%d, want %d", c.out, got, w.Code, c.status)
+		}
+		if w.Body.String() != c.body || w.Header().Get("Content-Type") != c.ctype {
+			t.Errorf("%s: body %q type %q", c.out, w.Body.String(), w.Header().Get("Content-Type"))
 		}
 	}
 }
