@@ -19,7 +19,9 @@ FUNCTIONS := $(shell sed -n 's/^build-\([A-Za-z0-9]*\):.*/\1/p' Makefile)
 
 ## run: start emulators, tables, queues, functions and the HTTP API on 127.0.0.1:3000
 run: install-emulators
-	go run ./scripts/localrun
+	@# Built with the functions' flags, so the SDK packages compiled here are reused for them.
+	@CGO_ENABLED=0 go build -tags lambda.norpc -trimpath -o .local/bin/localrun ./scripts/localrun
+	.local/bin/localrun
 
 ## test: unit, template and integration tests (starts its own emulators on free ports)
 test: install-emulators
