@@ -1,0 +1,164 @@
+package dynamostore
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/referral-engine/referral-engine/internal/apperr"
+)
+
+// Segment membership on the PROFILE item (docs/referrals.md), written by rescore:
+//
+//	seg        segment ("ambassador", "future_ambassador", "opportunist")
+//	sub        sub-segments (string set)
+//	prg        program id ("ambassador", "accelerator", "loyalty")
+//	seg_shard  "<segment>#<00..15>": the hash key of the CustomersTable GSI "segment" (range
+//	           customer_id), so that a segment of millions spreads over 16 partitions.
+const (
+	SegmentIndex  = "segment"
+	SegmentShards = 16
+)
+
+// SegmentShard is the seg_shard value of a customer in segment: a stable hash of the customer id
+// picks one of SegmentShards shards.
+func SegmentShard(segment, customerID string) string {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(customerID))
+	return fmt.Sprintf("%s#%02d", segment, h.Sum32()%SegmentShards)
+}
+
+// Placement is what the PROFILE item says of a customer's segment and program; empty fields
+// when rescore has not segmented the customer yet.
+type Placement struct {
+	Segment     string   `dynamodbav:"seg"`
+	SubSegments []string `dynamodbav:"sub,stringset,omitempty"`
+	Program     string   `dynamodbav:"prg"`
+}
+
+// Placement reads a customer's segment and program (one eventually consistent GetItem of the
+// PROFILE item, projected), or an apperr 404 for an unknown customer.
+func (s *Customers) Placement(ctx context.Context, customerID string) (Placement, error) {
+	proj := expression.NamesList(expression.Name("customer_id"), expression.Name("seg"), expression.Name("sub"), expression.Name("prg"))
+	expr, err := expression.NewBuilder().WithProjection(proj).Build()
+	if err != nil {
+		return Placement{}, err
+	}
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.table), Key: s.key(customerID),
+		ProjectionExpression: expr.Projection(), ExpressionAttributeNames: expr.Names(),
+	})
+	if err != nil {
+		return Placement{}, fmt.Errorf("get placement of %s: %w", customerID, err)
+	}
+	if len(out.Item) == 0 {
+		return Placement{}, apperr.NotFound("no customer %q", customerID)
+	}
+	var p Placement
+	// A value of another type (a future layout) reads as "not segmented", not as an error.
+	_ = attributevalue.UnmarshalMap(out.Item, &p)
+	return p, nil
+}
+
+// SegmentPage returns up to limit members of segment in one shard (in customer id order) after
+// cursor ("" to start), with the sub-segment among theirs when subSegment is set, and the cursor
+// of the next page ("" at the end). Filtered pages may be short or empty before the end.
+func (s *Customers) SegmentPage(ctx context.Context, segment string, shard int, subSegment, cursor string, limit int) (ids []string, next string, err error) {
+	shardKey := fmt.Sprintf("%s#%02d", segment, shard)
+	b := expression.NewBuilder().
+		WithKeyCondition(expression.Key("seg_shard").Equal(expression.Value(shardKey))).
+		WithProjection(expression.NamesList(expression.Name("customer_id")))
+	if subSegment != "" {
+		b = b.WithFilter(expression.Contains(expression.Name("sub"), subSegment))
+	}
+	expr, err := b.Build()
+	if err != nil {
+		return nil, "", err
+	}
+	in := &dynamodb.QueryInput{
+		TableName: aws.String(s.table), IndexName: aws.String(SegmentIndex), Limit: aws.Int32(int32(limit)),
+		KeyConditionExpression: expr.KeyCondition(), FilterExpression: expr.Filter(),
+		ProjectionExpression: expr.Projection(), ExpressionAttributeNames: expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+	}
+	if cursor != "" {
+		in.ExclusiveStartKey = map[string]types.AttributeValue{
+			"seg_shard":   &types.AttributeValueMemberS{Value: shardKey},
+			"customer_id": &types.AttributeValueMemberS{Value: cursor},
+			"sk":          &types.AttributeValueMemberS{Value: ProfileSK},
+		}
+	}
+	out, err := s.db.Query(ctx, in)
+	if err != nil {
+		return nil, "", fmt.Errorf("query segment %s: %w", shardKey, err)
+	}
+	for _, it := range out.Items {
+		if id, ok := it["customer_id"].(*types.AttributeValueMemberS); ok {
+			ids = append(ids, id.Value)
+		}
+	}
+	if lek, ok := out.LastEvaluatedKey["customer_id"].(*types.AttributeValueMemberS); ok {
+		next = lek.Value
+	}
+	return ids, next, nil
+}
+
+// CountSegment counts the members of segment (with subSegment when set) over every shard, in
+// parallel: Select COUNT reads only the index's keys (about 50 bytes a member).
+func (s *Customers) CountSegment(ctx context.Context, segment, subSegment string) (int, error) {
+	counts := make([]int, SegmentShards)
+	errs := make([]error, SegmentShards)
+	var wg sync.WaitGroup
+	for shard := range SegmentShards {
+		wg.Go(func() {
+			counts[shard], errs[shard] = s.countShard(ctx, fmt.Sprintf("%s#%02d", segment, shard), subSegment)
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return 0, err
+		}
+	}
+	total := 0
+	for _, n := range counts {
+		total += n
+	}
+	return total, nil
+}
+
+func (s *Customers) countShard(ctx context.Context, shardKey, subSegment string) (int, error) {
+	b := expression.NewBuilder().WithKeyCondition(expression.Key("seg_shard").Equal(expression.Value(shardKey)))
+	if subSegment != "" {
+		b = b.WithFilter(expression.Contains(expression.Name("sub"), subSegment))
+	}
+	expr, err := b.Build()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	var start map[string]types.AttributeValue
+	for {
+		out, err := s.db.Query(ctx, &dynamodb.QueryInput{
+			TableName: aws.String(s.table), IndexName: aws.String(SegmentIndex), Select: types.SelectCount,
+			KeyConditionExpression: expr.KeyCondition(), FilterExpression: expr.Filter(),
+			ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+			ExclusiveStartKey: start,
+		})
+		if err != nil {
+			return 0, fmt.Errorf("count segment %s: %w", shardKey, err)
+		}
+		n += int(out.Count)
+		if len(out.LastEvaluatedKey) == 0 {
+			return n, nil
+		}
+		start = out.LastEvaluatedKey
+	}
+}
