@@ -44,7 +44,7 @@ func New(db Client, table string) (*Store, error) {
 }
 
 // Keys of the items.
-func codeKey(c voucher.Code) string             { return "CODE#" + string(c) }
+func codeKey(c voucher.Code) string              { return "CODE#" + string(c) }
 func ownerKey(customerID, program string) string { return "OWNER#" + customerID + "#" + program }
 func campaignKey(id string) string               { return "CAMPAIGN#" + id }
 
