@@ -166,8 +166,8 @@ func (c *Config) init() error {
 	if c.Version < 1 {
 		bad("version must be >= 1")
 	}
-	if !(c.HalfLifeDays > 0 && c.HalfLifeDays <= 3650) {
-		bad("half_life_days must be in (0, 3650]")
+	if !(c.HalfLifeDays >= 1 && c.HalfLifeDays <= 3650) {
+		bad("half_life_days must be in [1, 3650]") // >= 1 keeps Basis exponents in range
 	}
 	if !(c.SaturationPoints > 0) || math.IsInf(c.SaturationPoints, 0) {
 		bad("saturation_points must be > 0")

@@ -33,58 +33,99 @@ type Score struct {
 	Points [numSignals]float64 `json:"-"`
 }
 
-// Measure scores the customer at now, without the breakdown (no allocation).
-func (c *Config) Measure(s *Signals, st State, now time.Time) Score {
-	var sc Score
+// Basis is a customer's points referenced to one moment. Every decaying point halves with the
+// same half-life, so at any time t the points are steady + decaying * 2^(-(t-ref)/h): computing
+// a Basis is the costly part (an exponential per window), scoring it at a time is cheap. ref is
+// a function of the state alone (its latest window or purchase), so whoever scores the same
+// state at the same second gets bitwise the same score: a result and its NextReview agree.
+type Basis struct {
+	cfg      *Config
+	ref      float64 // Unix seconds
+	decaying [numSignals]float64
+	steady   [numSignals]float64
+}
+
+// Basis prepares the customer's points (no allocation).
+func (c *Config) Basis(s *Signals, st State) Basis {
+	b := Basis{cfg: c}
 	h := c.HalfLifeDays * 86400
-	at := float64(now.Unix()) + float64(now.Nanosecond())/1e9
-	for sig := Signal(0); sig < numSignals; sig++ {
-		key := signals[sig].key
+	it := newWindowIter(s.Windows)
+	// The latest window's end or the last purchase, whichever is later: exponents stay <= 0.
+	b.ref = float64((it.latest + 1) * WindowSeconds)
+	if len(s.Windows) == 0 {
+		b.ref = 0
+	}
+	if !st.LastPurchase.IsZero() {
+		b.ref = max(b.ref, float64(st.LastPurchase.Unix()))
+	}
+	for {
+		sig, win, ok := it.next()
+		if !ok {
+			break
+		}
 		w := c.weights[sig]
-		if key == "" || w.Points == 0 {
+		if w.Points == 0 || win.units <= 0 || !sig.Event() {
 			continue
 		}
-		l := s.Windows[key]
-		var p float64
-		for i := 0; i+2 < len(l); i += 3 {
-			units := float64(l[i+1])
-			mean := float64(l[i]*WindowSeconds) + float64(l[i+2])*60/units
-			p += w.Points * math.Min(units, w.Cap) * decay(at-mean, h)
-		}
-		sc.Points[sig] = p
+		units := float64(win.units)
+		mean := float64(win.w*WindowSeconds) + float64(win.minutes)*60/units
+		b.decaying[sig] += w.Points * math.Min(units, w.Cap) * math.Exp2((mean-b.ref)/h)
 	}
 	if t, ok := c.AverageBasketTarget[st.Currency]; ok && st.AverageBasket > 0 && !st.LastPurchase.IsZero() {
 		w := c.weights[AverageBasket]
 		ratio := math.Min(float64(st.AverageBasket)/float64(t), w.Cap)
-		sc.Points[AverageBasket] = w.Points * ratio * decay(at-float64(st.LastPurchase.Unix()), h)
+		b.decaying[AverageBasket] = w.Points * ratio * math.Exp2((float64(st.LastPurchase.Unix())-b.ref)/h)
 	}
-	steady := func(sig Signal, units float64) {
+	state := func(sig Signal, units float64) {
 		w := c.weights[sig]
-		sc.Points[sig] = w.Points * math.Min(units, w.Cap)
-		sc.Steady += sc.Points[sig]
-		sc.OrganicSteady += sc.Points[sig] // every state signal is organic
+		b.steady[sig] = w.Points * math.Min(units, w.Cap)
 	}
-	steady(ProfileField, float64(st.ProfileFields))
-	steady(SocialFollow, float64(st.SocialFollows))
+	state(ProfileField, float64(st.ProfileFields))
+	state(SocialFollow, float64(st.SocialFollows))
 	if st.LoyaltyMember {
-		steady(LoyaltyMember, 1)
+		state(LoyaltyMember, 1)
 	}
-	for sig, p := range sc.Points {
+	return b
+}
+
+// At scores the basis at now, without the breakdown (no allocation). Times before an event
+// count it slightly more than fully (clock skew of minutes: negligible).
+func (b *Basis) At(now time.Time) Score {
+	var sc Score
+	at := float64(now.Unix()) + float64(now.Nanosecond())/1e9
+	f := math.Exp2(-(at - b.ref) / (b.cfg.HalfLifeDays * 86400))
+	for sig := range sc.Points {
+		p := b.decaying[sig]*f + b.steady[sig]
+		sc.Points[sig] = p
 		sc.Raw += p
+		sc.Steady += b.steady[sig]
 		if Signal(sig).Organic() {
 			sc.Organic += p
+			sc.OrganicSteady += b.steady[sig]
 		}
 	}
-	sc.Tenths = c.tenths(sc.Raw)
+	sc.Tenths = b.cfg.tenths(sc.Raw)
 	sc.Value = float64(sc.Tenths) / 10
 	return sc
 }
 
-// Score scores the customer at now, with the breakdown.
-func (c *Config) Score(s *Signals, st State, now time.Time) Score {
-	sc := c.Measure(s, st, now)
+// Explain scores the basis at now, with the breakdown.
+func (b *Basis) Explain(now time.Time) Score {
+	sc := b.At(now)
 	sc.Breakdown = breakdown(sc.Points[:], sc.Raw, sc.Tenths)
 	return sc
+}
+
+// Measure scores the customer at now, without the breakdown (no allocation).
+func (c *Config) Measure(s *Signals, st State, now time.Time) Score {
+	b := c.Basis(s, st)
+	return b.At(now)
+}
+
+// Score scores the customer at now, with the breakdown.
+func (c *Config) Score(s *Signals, st State, now time.Time) Score {
+	b := c.Basis(s, st)
+	return b.Explain(now)
 }
 
 // tenths saturates raw points to 0-1000 tenths of a score point.
@@ -117,13 +158,6 @@ func (c *Config) TimeBelow(steady, decaying, bound float64) (d time.Duration, ok
 		return 0, false
 	}
 	return time.Duration(math.Ceil(secs)) * time.Second, true
-}
-
-func decay(age, halfLife float64) float64 {
-	if age <= 0 {
-		return 1
-	}
-	return math.Exp2(-age / halfLife)
 }
 
 // breakdown shares tenths out in proportion to points by largest remainder, so the shares add

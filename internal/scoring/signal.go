@@ -3,7 +3,7 @@ package scoring
 // Signal is one source of engagement points (SPEC §2).
 type Signal int
 
-// The signals, in breakdown order.
+// The signals, in breakdown order. Their numbers are stored (codec.go): append, never renumber.
 const (
 	EmailOpen Signal = iota
 	EmailClick
@@ -31,34 +31,35 @@ const (
 
 type signalInfo struct {
 	name string
-	// key names the signal's windows in Signals.Windows; "" for states, which the aggregate holds.
-	key string
+	// event signals are dated events, decayed and capped per window; the others are states,
+	// which the aggregate holds.
+	event bool
 	// organic signals show engagement that no reward bought (opportunist rule).
 	organic bool
 }
 
 var signals = [numSignals]signalInfo{
-	EmailOpen:          {"email_open", "eo", false}, // passive, and inflated by mail privacy proxies
-	EmailClick:         {"email_click", "ec", true},
-	Visit:              {"visit", "vi", true},
-	VisitDuration:      {"visit_duration", "vd", true},
-	NPSPromoter:        {"nps_promoter", "n9", true},
-	NPSPassive:         {"nps_passive", "n7", true},
-	NPSDetractor:       {"nps_detractor", "n0", true},
-	SurveyAnswer:       {"survey_answer", "sa", true},
-	Review5Star:        {"review_5_star", "r5", true},
-	Review4Star:        {"review_4_star", "r4", true},
-	ReviewLow:          {"review_low", "r1", true},
-	Comment:            {"comment", "cm", true},
-	Purchase:           {"purchase", "pu", false}, // full-price orders count as organic separately
-	AverageBasket:      {"average_basket", "", false},
-	ProfileField:       {"profile_field", "", true},
-	LoyaltyMember:      {"loyalty_member", "", true},
-	SocialFollow:       {"social_follow", "", true},
-	ReferralShare:      {"referral_share", "sh", false}, // rewards may be what drives sharing
-	ReferralClick:      {"referral_click", "rc", false},
-	ReferralSignup:     {"referral_signup", "rs", false},
-	SuccessfulReferral: {"successful_referral", "rr", false},
+	EmailOpen:          {"email_open", true, false}, // passive, and inflated by mail privacy proxies
+	EmailClick:         {"email_click", true, true},
+	Visit:              {"visit", true, true},
+	VisitDuration:      {"visit_duration", true, true},
+	NPSPromoter:        {"nps_promoter", true, true},
+	NPSPassive:         {"nps_passive", true, true},
+	NPSDetractor:       {"nps_detractor", true, true},
+	SurveyAnswer:       {"survey_answer", true, true},
+	Review5Star:        {"review_5_star", true, true},
+	Review4Star:        {"review_4_star", true, true},
+	ReviewLow:          {"review_low", true, true},
+	Comment:            {"comment", true, true},
+	Purchase:           {"purchase", true, false}, // full-price orders count as organic separately
+	AverageBasket:      {"average_basket", false, false},
+	ProfileField:       {"profile_field", false, true},
+	LoyaltyMember:      {"loyalty_member", false, true},
+	SocialFollow:       {"social_follow", false, true},
+	ReferralShare:      {"referral_share", true, false}, // rewards may be what drives sharing
+	ReferralClick:      {"referral_click", true, false},
+	ReferralSignup:     {"referral_signup", true, false},
+	SuccessfulReferral: {"successful_referral", true, false},
 }
 
 // String is the signal's name in configs and breakdowns.
@@ -74,7 +75,7 @@ func (s Signal) Organic() bool { return s >= 0 && s < numSignals && signals[s].o
 
 // Event reports whether the signal is made of dated events (decayed and capped per window),
 // rather than a state.
-func (s Signal) Event() bool { return s >= 0 && s < numSignals && signals[s].key != "" }
+func (s Signal) Event() bool { return s >= 0 && s < numSignals && signals[s].event }
 
 // AllSignals lists every signal in breakdown order.
 func AllSignals() []Signal {

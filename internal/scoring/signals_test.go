@@ -22,11 +22,15 @@ func ev(typ interaction.Type, at time.Time, p interaction.Properties) interactio
 // units sums a signal's units over its windows.
 func units(s *Signals, sig Signal) int64 {
 	var n int64
-	l := s.Windows[signals[sig].key]
-	for i := 0; i < len(l); i += 3 {
-		n += l[i+1]
+	for it := newWindowIter(s.Windows); ; {
+		g, w, ok := it.next()
+		if !ok {
+			return n
+		}
+		if g == sig {
+			n += w.units
+		}
 	}
-	return n
 }
 
 func TestObserveSignals(t *testing.T) {
@@ -77,7 +81,7 @@ func TestObserveReferralActivity(t *testing.T) {
 	s.ObserveSuccessfulReferral(now.Add(-200 * 24 * time.Hour))
 	s.ObserveSuccessfulReferral(time.Time{}) // ignored
 	if units(&s, ReferralClick) != 2 || units(&s, ReferralSignup) != 1 || units(&s, SuccessfulReferral) != 1 {
-		t.Errorf("windows %v", s.Windows)
+		t.Errorf("signals %v", &s)
 	}
 	if !s.LastProof().Equal(now.Add(-48 * time.Hour)) {
 		t.Errorf("last proof %v", s.LastProof())
@@ -108,8 +112,13 @@ func TestSpendAndRewardOrders(t *testing.T) {
 		t.Errorf("reward orders %d", s.RewardOrders)
 	}
 	// December 2025 leaves the 12 months when December 2026 starts.
-	if got, want := s.NextSpendRollOff(now), time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC); !got.Equal(want) {
-		t.Errorf("next roll-off %v, want %v", got, want)
+	if got, want := s.SpendRollOffs(now, nil), []int64{
+		time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC).Unix(), // EUR, December 2025
+		time.Date(2027, 10, 1, 0, 0, 0, 0, time.UTC).Unix(), // EUR, October 2026
+		time.Date(2027, 11, 1, 0, 0, 0, 0, time.UTC).Unix(), // USD
+		time.Date(2027, 11, 1, 0, 0, 0, 0, time.UTC).Unix(), // XXX
+	}; !reflect.DeepEqual(got, want) {
+		t.Errorf("roll-offs %v, want %v", got, want)
 	}
 	if got := s.Spend12("EUR", time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)); got != 4000 {
 		t.Errorf("EUR spend in December %d, want 5000-1000", got)
@@ -125,7 +134,7 @@ func TestHorizonDropsOldWindows(t *testing.T) {
 	b.Observe(recent)
 	b.Observe(old)
 	if !reflect.DeepEqual(a, b) || units(&a, EmailClick) != 1 {
-		t.Errorf("old event kept: %v vs %v", a.Windows, b.Windows)
+		t.Errorf("old event kept: %v vs %v", &a, &b)
 	}
 }
 
@@ -191,7 +200,7 @@ func TestObserveIsOrderIndependent(t *testing.T) {
 				got.ObserveReferralClick(clicks[i])
 			}
 			if !reflect.DeepEqual(want, got) {
-				t.Fatalf("round %d: shuffled state differs:\n%+v\n%+v", round, want, got)
+				t.Fatalf("round %d: shuffled state differs:\n%v\n%v", round, &want, &got)
 			}
 		}
 	}
@@ -208,14 +217,43 @@ func TestStateStaysBounded(t *testing.T) {
 		}
 		s.ObserveReferralClick(now.AddDate(0, 0, -d))
 	}
-	for k, l := range s.Windows {
-		if len(l) > 3*Horizon {
-			t.Errorf("%s keeps %d windows", k, len(l)/3)
+	var d windows
+	d.decode(s.Windows)
+	for sig, n := range d.n {
+		if n > Horizon || (n > 0 && d.w[sig][0].w <= d.latest-Horizon) {
+			t.Errorf("%s keeps %d windows from %d, latest %d", Signal(sig), n, d.w[sig][0].w, d.latest)
 		}
 	}
-	for c, l := range s.Spend {
-		if len(l) > 2*SpendMonths {
-			t.Errorf("%s keeps %d months", c, len(l)/2)
+	top, ms := decodeSpend(s.Spend)
+	perCurrency := map[[3]byte]int{}
+	for _, m := range ms {
+		if perCurrency[m.cur]++; perCurrency[m.cur] > SpendMonths || m.m <= top-SpendMonths {
+			t.Errorf("spend keeps %v", ms)
+			break
 		}
+	}
+	if len(s.Windows) > 1500 {
+		t.Errorf("%d bytes", len(s.Windows))
+	}
+}
+
+func TestDecodeNeverPanics(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	var s Signals
+	for _, in := range randomInteractions(r, 200, now) {
+		s.Observe(in)
+	}
+	for i := 0; i < 5000; i++ {
+		w := append([]byte(nil), s.Windows...)
+		sp := append([]byte(nil), s.Spend...)
+		for k := r.IntN(4); k >= 0; k-- {
+			w[r.IntN(len(w))] = byte(r.IntN(256))
+			sp[r.IntN(len(sp))] = byte(r.IntN(256))
+		}
+		bad := Signals{Windows: w[:r.IntN(len(w)+1)], Spend: sp[:r.IntN(len(sp)+1)]}
+		Default().Score(&bad, State{}, now)
+		bad.Observe(randomInteractions(r, 1, now)[0])
+		bad.Spend12("EUR", now)
+		_ = bad.String()
 	}
 }

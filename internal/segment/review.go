@@ -16,20 +16,26 @@ import (
 // and the organic points only decay (their threshold crossings are solved analytically, then
 // pinned to the exact second), the new-customer, lapse and proven-sharer windows end on known
 // dates, and months of spend leave the 12-month window at month starts. Between candidates
-// nothing changes, so the first candidate whose classification differs is exact.
+// nothing changes, so the first candidate whose classification differs is exact. Time only
+// lowers scores and ends windows, so nobody becomes an ambassador with time alone.
 func (e *Evaluator) NextReview(c *aggregate.Customer, s *scoring.Signals, now time.Time) time.Time {
 	now = now.UTC().Truncate(time.Second)
 	st := State(c)
-	base := e.classify(c, s, st, now, false)
+	b := e.cfg.Basis(s, st)
+	return e.nextReview(c, s, &b, st.Currency, e.classify(c, s, &b, st.Currency, now, false), now)
+}
+
+func (e *Evaluator) nextReview(c *aggregate.Customer, s *scoring.Signals, b *scoring.Basis, cur string, base verdict, now time.Time) time.Time {
 	g := e.cfg.Segments
 	from := now.Unix()
-	var buf [40]int64
+	var buf [48]int64
 	cands := buf[:0]
 
-	measure := func(t int64) scoring.Score { return e.cfg.Measure(s, st, time.Unix(t, 0)) }
+	measure := func(t int64) scoring.Score { return b.At(time.Unix(t, 0)) }
 	sc := base.score
-	for _, thr := range [...]float64{g.AmbassadorMinScore, g.EngagedMinScore, g.OpportunistMaxScore} {
-		if sc.Value < thr {
+	thresholds := [...]float64{g.AmbassadorMinScore, g.EngagedMinScore, g.OpportunistMaxScore}
+	for i, thr := range thresholds {
+		if sc.Value < thr || slices.Contains(thresholds[:i], thr) {
 			continue
 		}
 		if d, ok := e.cfg.TimeBelow(sc.Steady, sc.Raw-sc.Steady, e.cfg.RawBelow(thr)); ok {
@@ -54,11 +60,10 @@ func (e *Evaluator) NextReview(c *aggregate.Customer, s *scoring.Signals, now ti
 	if p := s.LastProof(); !p.IsZero() {
 		after(&p, g.ProvenSharerDays)
 	}
-	for t, i := now, 0; i <= 2*scoring.SpendMonths; i++ {
-		if t = s.NextSpendRollOff(t); t.IsZero() {
-			break
-		}
-		cands = append(cands, t.Unix())
+	// Spend only matters to an ambassador's best_buyer, and time alone makes nobody an
+	// ambassador: the first change of anyone else comes from the rest.
+	if _, ok := g.BestBuyerMin12mSpend[cur]; ok && base.segment == Ambassador {
+		cands = s.SpendRollOffs(now, cands)
 	}
 
 	slices.Sort(cands)
@@ -68,7 +73,7 @@ func (e *Evaluator) NextReview(c *aggregate.Customer, s *scoring.Signals, now ti
 			continue
 		}
 		last = t
-		v := e.classify(c, s, st, time.Unix(t, 0), false)
+		v := e.classify(c, s, b, cur, time.Unix(t, 0), false)
 		if v.segment != base.segment || v.subs != base.subs {
 			return time.Unix(t, 0).UTC()
 		}

@@ -55,6 +55,8 @@ type Result struct {
 	Breakdown   map[string]float64 `json:"breakdown" dynamodbav:"bd,omitempty"` // sums to Score
 	At          time.Time          `json:"computed_at" dynamodbav:"at,unixtime"`
 	Config      string             `json:"config" dynamodbav:"cfg"` // scoring.Config.ID()
+	// NextReview is when Segment or SubSegments change with time alone; zero if never.
+	NextReview time.Time `json:"next_review_at,omitzero" dynamodbav:"nr,omitempty,unixtime"`
 }
 
 // Evaluator segments customers under one configuration.
@@ -79,11 +81,13 @@ func (e *Evaluator) Config() *scoring.Config { return e.cfg }
 func (e *Evaluator) Evaluate(c *aggregate.Customer, s *scoring.Signals, now time.Time) Result {
 	now = now.UTC().Truncate(time.Second)
 	st := State(c)
-	v := e.classify(c, s, st, now, true)
+	b := e.cfg.Basis(s, st)
+	v := e.classify(c, s, &b, st.Currency, now, true)
 	p, _ := e.cfg.ProgramFor(v.segment)
 	r := Result{
 		Segment: v.segment, Program: p.ID, Score: v.score.Value, Breakdown: v.score.Breakdown,
 		At: now, Config: e.cfg.ID(), SubSegments: []string{},
+		NextReview: e.nextReview(c, s, &b, st.Currency, v, now),
 	}
 	for i, name := range subNames {
 		if v.subs&(1<<i) != 0 {
@@ -122,13 +126,13 @@ type verdict struct {
 	spend12      int64
 }
 
-func (e *Evaluator) classify(c *aggregate.Customer, s *scoring.Signals, st scoring.State, now time.Time, explain bool) verdict {
+func (e *Evaluator) classify(c *aggregate.Customer, s *scoring.Signals, b *scoring.Basis, cur string, now time.Time, explain bool) verdict {
 	g := e.cfg.Segments
 	var v verdict
 	if explain {
-		v.score = e.cfg.Score(s, st, now)
+		v.score = b.Explain(now)
 	} else {
-		v.score = e.cfg.Measure(s, st, now)
+		v.score = b.At(now)
 	}
 	if p := s.LastProof(); !p.IsZero() && now.Sub(p) <= days(g.ProvenSharerDays) {
 		v.proof = p
@@ -140,8 +144,8 @@ func (e *Evaluator) classify(c *aggregate.Customer, s *scoring.Signals, st scori
 	switch {
 	case score >= g.AmbassadorMinScore && !v.proof.IsZero():
 		v.segment = Ambassador
-		if min, ok := g.BestBuyerMin12mSpend[st.Currency]; ok {
-			if v.spend12 = s.Spend12(st.Currency, now); v.spend12 >= min {
+		if min, ok := g.BestBuyerMin12mSpend[cur]; ok {
+			if v.spend12 = s.Spend12(cur, now); v.spend12 >= min {
 				v.subs |= bitBestBuyer
 			}
 		}
@@ -164,7 +168,7 @@ func (e *Evaluator) classify(c *aggregate.Customer, s *scoring.Signals, st scori
 		if c.LastPurchaseAt != nil && now.Sub(*c.LastPurchaseAt) > days(g.LapsedDays) {
 			v.subs |= bitLapsed
 		}
-		if t := c.BasketTrend(st.Currency); t > 0 && t < g.DecliningBasketRatio {
+		if t := c.BasketTrend(cur); t > 0 && t < g.DecliningBasketRatio {
 			v.subs |= bitDecliningBasket
 		}
 		if score >= g.EngagedMinScore && v.proof.IsZero() {
