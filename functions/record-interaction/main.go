@@ -32,6 +32,7 @@ func wire(ctx context.Context, log *slog.Logger) (*httpapi.Router, error) {
 	interactionsTable := e.String("INTERACTIONS_TABLE")
 	keysTable := e.String("API_KEYS_TABLE")
 	queueURL := e.String("RESCORE_QUEUE_URL")
+	redeemURL := e.Optional("REDEEM_QUEUE_URL", "") // purchases with a referral_code
 	ttl := e.Days("INTERACTION_TTL_DAYS", 400)
 	if err := e.Err(); err != nil {
 		return nil, err
@@ -51,6 +52,13 @@ func wire(ctx context.Context, log *slog.Logger) (*httpapi.Router, error) {
 	svc, err := ingest.New(store, queue, ttl, time.Now)
 	if err != nil {
 		return nil, err
+	}
+	if redeemURL != "" {
+		redeem, err := sqsqueue.New(clients.SQS, redeemURL)
+		if err != nil {
+			return nil, err
+		}
+		svc.WithReferrals(redeem)
 	}
 	keys, err := apikey.NewChecker(clients.DynamoDB, keysTable, time.Minute)
 	if err != nil {

@@ -13,6 +13,8 @@ import (
 var registrations = map[string]func(r *httpapi.Router){
 	"RecordInteractionFunction": func(r *httpapi.Router) { RegisterIngest(r, nil) },
 	"ReadApiFunction":           func(r *httpapi.Router) { RegisterRead(r, nil, "EUR") },
+	"RedeemReferralFunction":    func(r *httpapi.Router) { RegisterReferrals(r, nil) },
+	"MarketingApiFunction":      func(r *httpapi.Router) { RegisterMarketing(r, nil, nil, nil) },
 }
 
 // Every route the template sends to a function has a handler in that function's router, and

@@ -45,10 +45,11 @@ type Result struct {
 
 // Service records interactions.
 type Service struct {
-	store Store
-	queue Queue
-	ttl   time.Duration
-	now   func() time.Time
+	store     Store
+	queue     Queue
+	referrals Queue // optional: purchases carrying a referral_code, for redeem-referral
+	ttl       time.Duration
+	now       func() time.Time
 }
 
 // DedupWindow is the least time an interaction is kept, whatever its age, so that a replay or
@@ -70,6 +71,14 @@ func New(store Store, queue Queue, ttl time.Duration, now func() time.Time) (*Se
 		now = time.Now
 	}
 	return &Service{store: store, queue: queue, ttl: ttl, now: now}, nil
+}
+
+// WithReferrals makes the service also send every purchase that carries a referral_code to q
+// (the RedeemQueue), one envelope per purchase, replays included: redemption is idempotent per
+// order, so a replay after a lost send still redeems.
+func (s *Service) WithReferrals(q Queue) *Service {
+	s.referrals = q
+	return s
 }
 
 // Record validates body whole (a bad item refuses all, storing nothing), then stores and
@@ -140,6 +149,19 @@ func (s *Service) RecordParsed(ctx context.Context, ins []interaction.Interactio
 	if len(byCustomer) > 0 {
 		if err := s.queue.Enqueue(ctx, byCustomer); err != nil {
 			return Result{}, fmt.Errorf("enqueue for rescoring: %w", err)
+		}
+	}
+	if s.referrals != nil {
+		var refs []interaction.Envelope
+		for _, in := range unique {
+			if in.Type == interaction.Purchase && in.Properties.ReferralCode != "" {
+				refs = append(refs, interaction.Envelope{Version: interaction.EnvelopeVersion, CustomerID: in.CustomerID, Interactions: []interaction.Interaction{in}})
+			}
+		}
+		if len(refs) > 0 {
+			if err := s.referrals.Enqueue(ctx, refs); err != nil {
+				return Result{}, fmt.Errorf("enqueue referral purchases: %w", err)
+			}
 		}
 	}
 	return res, nil

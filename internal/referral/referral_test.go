@@ -133,10 +133,10 @@ func TestTermsAndIDs(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := &Code{Program: "ambassador"}
-	if r := terms.RewardFor(c); r.Type != "points" || r.Points != 500 {
+	if r := terms.RewardFor(c); r.Type != PointsType || r.Points != 500 {
 		t.Errorf("%+v", r)
 	}
-	c.ReferrerReward = map[string]any{"type": "points", "points": 750.0}
+	c.ReferrerReward = map[string]any{"type": "loyalty_points", "value": 750.0}
 	if r := terms.RewardFor(c); r.Points != 750 {
 		t.Errorf("%+v", r)
 	}

@@ -69,31 +69,39 @@ type Reward struct {
 	Detail map[string]any `json:"detail,omitempty" dynamodbav:"detail,omitempty"`
 }
 
-// RewardFor is the referrer's reward for a referral on code: the voucher's referrer_reward
-// when it has one ({"type":"points","points":500} or another kind with its details), else the
-// program's default points.
+// PointsType is the reward type that moves the referrer's points balance.
+const PointsType = "loyalty_points"
+
+// RewardFor is the referrer's reward for a referral on code: the voucher's referrer_reward when
+// it has one ({"type":"loyalty_points","value":500}, or another kind such as free_product with
+// its details, worth 0 points), else the program's default points.
 func (t Terms) RewardFor(c *Code) Reward {
 	if rr := c.ReferrerReward; len(rr) > 0 {
-		r := Reward{Type: "points"}
-		if s, ok := rr["type"].(string); ok && s != "" {
-			r.Type = s
-		}
-		switch p := rr["points"].(type) {
-		case float64:
-			r.Points = int64(p)
-		case int64:
-			r.Points = p
-		case int:
-			r.Points = int64(p)
-		}
-		if r.Type != "points" || r.Points == 0 {
-			r.Detail = rr
-		}
-		if r.Type != "points" || r.Points > 0 {
+		if typ, _ := rr["type"].(string); typ != "" {
+			r := Reward{Type: typ, Detail: rr}
+			if typ == PointsType || typ == "points" {
+				r.Type, r.Detail = PointsType, nil
+				r.Points = number(rr["value"]) + number(rr["points"])
+				if r.Points <= 0 {
+					r.Points = t.Points[c.Program]
+				}
+			}
 			return r
 		}
 	}
-	return Reward{Type: "points", Points: t.Points[c.Program]}
+	return Reward{Type: PointsType, Points: t.Points[c.Program]}
+}
+
+func number(v any) int64 {
+	switch p := v.(type) {
+	case float64:
+		return int64(p)
+	case int64:
+		return p
+	case int:
+		return int64(p)
+	}
+	return 0
 }
 
 // ReleaseAt is when the reward of an order redeemed at now may be granted.

@@ -1,0 +1,158 @@
+package consumer
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/referral-engine/referral-engine/internal/httpapi"
+	"github.com/referral-engine/referral-engine/internal/interaction"
+	"github.com/referral-engine/referral-engine/internal/meter"
+	"github.com/referral-engine/referral-engine/internal/referral"
+)
+
+// Redeemer redeems referrals (referral.Service).
+type Redeemer interface {
+	Redeem(ctx context.Context, r referral.Redemption) (referral.Answer, error)
+}
+
+// Granter grants rewards (referral.Service).
+type Granter interface {
+	Grant(ctx context.Context, referralID string) (referral.GrantOutcome, error)
+}
+
+// Redeem consumes the RedeemQueue: purchases recorded through POST /v1/interactions with a
+// referral_code. A refusal is final (logged, the message deleted); an error retries the message.
+type Redeem struct {
+	svc Redeemer
+	log *slog.Logger
+}
+
+// NewRedeem builds the handler.
+func NewRedeem(svc Redeemer, log *slog.Logger) *Redeem {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Redeem{svc: svc, log: log}
+}
+
+// Handle processes a batch, reporting only failed messages.
+func (h *Redeem) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	start, used := time.Now(), meter.Snapshot()
+	var resp events.SQSEventResponse
+	redeemed, refused := 0, 0
+	for _, m := range ev.Records {
+		err := h.one(ctx, m.Body, &redeemed, &refused)
+		if err != nil {
+			h.log.ErrorContext(ctx, "redeem failed", "message_id", m.MessageId, "error", err.Error(),
+				"receive_count", m.Attributes["ApproximateReceiveCount"])
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
+		}
+	}
+	logBatch(ctx, h.log, start, used, len(ev.Records), len(resp.BatchItemFailures), "redeemed", redeemed, "refused", refused)
+	return resp, nil
+}
+
+func (h *Redeem) one(ctx context.Context, body string, redeemed, refused *int) error {
+	env, err := decode(body)
+	if err != nil {
+		return err
+	}
+	for _, in := range env.Interactions {
+		if in.Type != interaction.Purchase || in.Properties.ReferralCode == "" {
+			continue
+		}
+		r, err := referral.FromPurchase(in)
+		if err != nil {
+			return err
+		}
+		ans, err := h.svc.Redeem(ctx, r)
+		if rf, ok := referral.AsRefusal(err); ok {
+			*refused++
+			h.log.InfoContext(ctx, "redemption refused", "order_id", r.OrderID, "code", r.Code, "reason", rf.Reason)
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("redeem order %s: %w", r.OrderID, err)
+		}
+		*redeemed++
+		h.log.InfoContext(ctx, "redeemed", "order_id", r.OrderID, "referral_id", ans.ReferralID)
+	}
+	return nil
+}
+
+// Grant consumes the GrantQueue.
+type Grant struct {
+	svc Granter
+	log *slog.Logger
+}
+
+// NewGrant builds the handler.
+func NewGrant(svc Granter, log *slog.Logger) *Grant {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Grant{svc: svc, log: log}
+}
+
+// Handle processes a batch, reporting only failed messages.
+func (h *Grant) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	start, used := time.Now(), meter.Snapshot()
+	var resp events.SQSEventResponse
+	outcomes := map[referral.GrantOutcome]int{}
+	for _, m := range ev.Records {
+		msg, err := referral.DecodeGrant(m.Body)
+		var out referral.GrantOutcome
+		if err == nil {
+			out, err = h.svc.Grant(ctx, msg.ReferralID)
+		}
+		if err != nil {
+			h.log.ErrorContext(ctx, "grant failed", "message_id", m.MessageId, "error", err.Error(),
+				"receive_count", m.Attributes["ApproximateReceiveCount"])
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
+			continue
+		}
+		outcomes[out]++
+	}
+	logBatch(ctx, h.log, start, used, len(ev.Records), len(resp.BatchItemFailures),
+		"granted", outcomes[referral.GrantedNow], "already_granted", outcomes[referral.AlreadyGranted],
+		"not_due", outcomes[referral.NotDue], "closed", outcomes[referral.Closed], "unknown", outcomes[referral.Unknown])
+	return resp, nil
+}
+
+func logBatch(ctx context.Context, log *slog.Logger, start time.Time, used meter.Usage, n, failed int, kv ...any) {
+	u := meter.Snapshot().Sub(used)
+	args := append([]any{"messages", n, "failed", failed}, kv...)
+	args = append(args, "duration_ms", time.Since(start).Milliseconds(), "rcu", u.ReadUnits(), "wcu", u.WriteUnits(),
+		"ddb_calls", u.DynamoDBCalls, "sqs_requests", u.SQSRequests)
+	log.InfoContext(ctx, "batch", args...)
+}
+
+// Mux serves a function that is both an HTTP API handler and an SQS consumer: it tells the
+// event types apart by their shape.
+func Mux(http func(context.Context, httpapi.Request) (httpapi.Response, error), sqs func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)) func(context.Context, json.RawMessage) (any, error) {
+	return func(ctx context.Context, raw json.RawMessage) (any, error) {
+		var probe struct {
+			Records []struct {
+				EventSource string `json:"eventSource"`
+			} `json:"Records"`
+		}
+		_ = json.Unmarshal(raw, &probe)
+		if len(probe.Records) > 0 && probe.Records[0].EventSource == "aws:sqs" {
+			var ev events.SQSEvent
+			if err := json.Unmarshal(raw, &ev); err != nil {
+				return nil, fmt.Errorf("decode SQS event: %w", err)
+			}
+			return sqs(ctx, ev)
+		}
+		var req httpapi.Request
+		if err := json.Unmarshal(raw, &req); err != nil {
+			return nil, fmt.Errorf("decode HTTP API event: %w", err)
+		}
+		return http(ctx, req)
+	}
+}

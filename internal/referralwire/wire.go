@@ -1,0 +1,150 @@
+// Package referralwire builds the referral service the referral functions share from their
+// environment, once per cold start: a missing or malformed variable fails the cold start,
+// naming it.
+package referralwire
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/referral-engine/referral-engine/internal/awsclient"
+	"github.com/referral-engine/referral-engine/internal/dynamostore"
+	"github.com/referral-engine/referral-engine/internal/env"
+	"github.com/referral-engine/referral-engine/internal/ingest"
+	"github.com/referral-engine/referral-engine/internal/outbound"
+	"github.com/referral-engine/referral-engine/internal/referral"
+	"github.com/referral-engine/referral-engine/internal/referralstore"
+	"github.com/referral-engine/referral-engine/internal/sqsqueue"
+)
+
+// Needs says which optional parts a function uses.
+type Needs struct {
+	Redeem bool // reads friends' profiles and hashes fingerprints (FINGERPRINT_SALT)
+	Grants bool // sends to the grant queue (GRANT_QUEUE_URL)
+}
+
+// App is what the referral functions are built from.
+type App struct {
+	Clients *awsclient.Clients
+	Store   *referralstore.Store
+	Service *referral.Service
+	Tables  referralstore.Tables
+}
+
+// Load reads the environment and builds the service.
+func Load(ctx context.Context, log *slog.Logger, needs Needs) (*App, error) {
+	var e env.Reader
+	tables := referralstore.Tables{
+		Referrals: e.String("REFERRALS_TABLE"), Vouchers: e.String("VOUCHERS_TABLE"),
+		Ledger: e.String("LEDGER_TABLE"), Stats: e.String("STATS_TABLE"),
+	}
+	interactionsTable := e.String("INTERACTIONS_TABLE")
+	rescoreURL := e.String("RESCORE_QUEUE_URL")
+	outboundURL := e.String("OUTBOUND_QUEUE_URL")
+	ttl := e.Days("INTERACTION_TTL_DAYS", 400)
+	var customersTable, grantURL, salt string
+	if needs.Redeem {
+		customersTable = e.String("CUSTOMERS_TABLE")
+		salt = e.String("FINGERPRINT_SALT")
+	}
+	if needs.Grants {
+		grantURL = e.String("GRANT_QUEUE_URL")
+	}
+	terms, termsErr := Terms()
+	if err := e.Err(); err != nil || termsErr != nil {
+		if err == nil {
+			err = termsErr
+		} else if termsErr != nil {
+			err = fmt.Errorf("%w; %w", err, termsErr)
+		}
+		return nil, err
+	}
+	clients, err := awsclient.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	store, err := referralstore.New(clients.DynamoDB, tables)
+	if err != nil {
+		return nil, err
+	}
+	interactions, err := dynamostore.NewInteractions(clients.DynamoDB, interactionsTable)
+	if err != nil {
+		return nil, err
+	}
+	rescore, err := sqsqueue.New(clients.SQS, rescoreURL)
+	if err != nil {
+		return nil, err
+	}
+	recorder, err := ingest.New(interactions, rescore, ttl, time.Now)
+	if err != nil {
+		return nil, err
+	}
+	out, err := sqsqueue.New(clients.SQS, outboundURL)
+	if err != nil {
+		return nil, err
+	}
+	events, err := outbound.New(out)
+	if err != nil {
+		return nil, err
+	}
+	deps := referral.Deps{Store: store, Events: events, Recorder: recorder, Terms: terms, Salt: []byte(salt), Log: log}
+	if needs.Redeem {
+		if deps.Profiles, err = dynamostore.NewCustomers(clients.DynamoDB, customersTable); err != nil {
+			return nil, err
+		}
+	}
+	if needs.Grants {
+		if deps.Grants, err = sqsqueue.New(clients.SQS, grantURL); err != nil {
+			return nil, err
+		}
+	}
+	svc, err := referral.NewService(deps)
+	if err != nil {
+		return nil, err
+	}
+	return &App{Clients: clients, Store: store, Service: svc, Tables: tables}, nil
+}
+
+// Terms reads RETURN_WINDOW_DAYS (default 14, 0 allowed), REFERRER_MONTHLY_CAP (default 20)
+// and REFERRER_POINTS ("ambassador=500,accelerator=300,loyalty=200").
+func Terms() (referral.Terms, error) {
+	t := referral.DefaultTerms()
+	var bad []string
+	if v := strings.TrimSpace(os.Getenv("RETURN_WINDOW_DAYS")); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 365 {
+			bad = append(bad, fmt.Sprintf("RETURN_WINDOW_DAYS=%q (want 0-365)", v))
+		}
+		t.ReturnWindow = time.Duration(n) * 24 * time.Hour
+	}
+	if v := strings.TrimSpace(os.Getenv("REFERRER_MONTHLY_CAP")); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			bad = append(bad, fmt.Sprintf("REFERRER_MONTHLY_CAP=%q (want >= 1)", v))
+		}
+		t.MonthlyCap = n
+	}
+	if v := strings.TrimSpace(os.Getenv("REFERRER_POINTS")); v != "" {
+		p, err := referral.ParsePoints(v)
+		if err != nil {
+			bad = append(bad, err.Error())
+		}
+		points := map[string]int64{}
+		for k, v := range referral.DefaultPoints {
+			points[k] = v
+		}
+		for k, v := range p {
+			points[k] = v
+		}
+		t.Points = points
+	}
+	if len(bad) > 0 {
+		return t, fmt.Errorf("configuration: %s", strings.Join(bad, "; "))
+	}
+	return t, nil
+}
