@@ -14,6 +14,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 )
@@ -88,14 +89,14 @@ type Offer struct {
 	Description string `yaml:"description" json:"description"`
 }
 
-// Default returns the embedded defaults.
-func Default() *Config {
+// Default returns the embedded defaults, parsed once and shared: do not modify.
+var Default = sync.OnceValue(func() *Config {
 	c, err := Load("")
 	if err != nil {
 		panic("scoring: embedded defaults.yaml: " + err.Error()) // a test guards this
 	}
 	return c
-}
+})
 
 // FromEnv loads the defaults merged with the SCORING_CONFIG override, if set. Call it at cold
 // start so a broken override fails the deployment, not a request.

@@ -243,6 +243,7 @@ func TestDecodeNeverPanics(t *testing.T) {
 	for _, in := range randomInteractions(r, 200, now) {
 		s.Observe(in)
 	}
+	cfg := Default()
 	for i := 0; i < 5000; i++ {
 		w := append([]byte(nil), s.Windows...)
 		sp := append([]byte(nil), s.Spend...)
@@ -251,7 +252,7 @@ func TestDecodeNeverPanics(t *testing.T) {
 			sp[r.IntN(len(sp))] = byte(r.IntN(256))
 		}
 		bad := Signals{Windows: w[:r.IntN(len(w)+1)], Spend: sp[:r.IntN(len(sp)+1)]}
-		Default().Score(&bad, State{}, now)
+		cfg.Score(&bad, State{}, now)
 		bad.Observe(randomInteractions(r, 1, now)[0])
 		bad.Spend12("EUR", now)
 		_ = bad.String()
