@@ -80,7 +80,7 @@ func BenchmarkRescore(b *testing.B) {
 	c, s := realisticCustomer()
 	b.ReportAllocs()
 	for b.Loop() {
-		if r := ev.Evaluate(c, s, now); r.Segment == "" || r.NextReview.IsZero() {
+		if r := ev.Evaluate(c, s, now); r.Segment == "" || r.NextReview == nil {
 			b.Fatal(r)
 		}
 	}

@@ -17,9 +17,9 @@ import (
 	"github.com/referral-engine/referral-engine/internal/segment"
 )
 
-// anna is the README's example: a customer of three months who buys, reviews, follows the brand
-// on Instagram and whose shared code brought a click and a first order.
-func anna() *customer {
+// annaInteractions are the README example's: a customer of three months who buys, reviews and
+// follows the brand on Instagram, and shared her code.
+func annaInteractions() []interaction.Interaction {
 	b := newCustomer()
 	b.buy(80, 12900, false, "").buy(40, 8900, false, "").buy(12, 15400, false, "")
 	b.add(interaction.Review, 35, interaction.Properties{Stars: i64(5), ReviewID: "rev-77"})
@@ -32,6 +32,16 @@ func anna() *customer {
 	b.add(interaction.ProfileUpdate, 60, interaction.Properties{Fields: map[string]string{"birthday": "04-12", "preferences": "shoes,bags"}})
 	b.add(interaction.SocialFollow, 50, interaction.Properties{Network: "instagram"})
 	b.add(interaction.ReferralShare, 14, interaction.Properties{Code: "ANNA-7KQ2XH", Channel: "whatsapp"})
+	return b.applied
+}
+
+// anna is that customer, whose code brought a click and a friend's first order.
+func anna() *customer {
+	b := newCustomer()
+	for _, in := range annaInteractions() {
+		b.c.Apply(in)
+		b.s.Observe(in)
+	}
 	b.s.ObserveReferralClick(now.Add(-13 * day))
 	b.s.ObserveSuccessfulReferral(now.Add(-10 * day))
 	return b
@@ -56,7 +66,9 @@ func explain(r segment.Result) string {
 	for _, why := range r.Reasons {
 		fmt.Fprintf(&b, "- %s\n", why)
 	}
-	fmt.Fprintf(&b, "\nNext review: %s\n", r.NextReview.Format(time.RFC3339))
+	if r.NextReview != nil {
+		fmt.Fprintf(&b, "\nNext review: %s\n", r.NextReview.Format(time.RFC3339))
+	}
 	return b.String()
 }
 

@@ -45,19 +45,9 @@ const (
 	bitSocialFollower
 )
 
-// Result is a customer's segmentation at one moment.
-type Result struct {
-	Segment     string             `json:"segment" dynamodbav:"seg"`
-	SubSegments []string           `json:"sub_segments" dynamodbav:"sub,omitempty"` // sorted
-	Program     string             `json:"program" dynamodbav:"prg"`                // program id
-	Reasons     []string           `json:"reasons" dynamodbav:"why,omitempty"`
-	Score       float64            `json:"score" dynamodbav:"sc"`
-	Breakdown   map[string]float64 `json:"breakdown" dynamodbav:"bd,omitempty"` // sums to Score
-	At          time.Time          `json:"computed_at" dynamodbav:"at,unixtime"`
-	Config      string             `json:"config" dynamodbav:"cfg"` // scoring.Config.ID()
-	// NextReview is when Segment or SubSegments change with time alone; zero if never.
-	NextReview time.Time `json:"next_review_at,omitzero" dynamodbav:"nr,omitempty,unixtime"`
-}
+// Result is a customer's segmentation at one moment (scoring.Result: defined there so that
+// aggregate.Customer, which this package reads, can embed it).
+type Result = scoring.Result
 
 // Evaluator segments customers under one configuration.
 type Evaluator struct {
@@ -87,7 +77,9 @@ func (e *Evaluator) Evaluate(c *aggregate.Customer, s *scoring.Signals, now time
 	r := Result{
 		Segment: v.segment, Program: p.ID, Score: v.score.Value, Breakdown: v.score.Breakdown,
 		At: now, Config: e.cfg.ID(), SubSegments: []string{},
-		NextReview: e.nextReview(c, s, &b, st.Currency, v, now),
+	}
+	if next := e.nextReview(c, s, &b, st.Currency, v, now); !next.IsZero() {
+		r.NextReview = &next
 	}
 	for i, name := range subNames {
 		if v.subs&(1<<i) != 0 {

@@ -21,9 +21,10 @@ const day = 24 * time.Hour
 
 // customer builds an aggregate and its signals the way Apply will feed them.
 type customer struct {
-	c *aggregate.Customer
-	s scoring.Signals
-	n int
+	c       *aggregate.Customer
+	s       scoring.Signals
+	n       int
+	applied []interaction.Interaction
 }
 
 func newCustomer() *customer { return &customer{c: aggregate.New("c1")} }
@@ -34,6 +35,7 @@ func (b *customer) add(typ interaction.Type, daysAgo float64, p interaction.Prop
 		OccurredAt: now.Add(-time.Duration(daysAgo * float64(day))), Properties: p}
 	b.c.Apply(in)
 	b.s.Observe(in)
+	b.applied = append(b.applied, in)
 	return b
 }
 
