@@ -210,4 +210,3 @@ func isStatus(err error, status int) bool {
 	e, ok := apperr.As(err)
 	return ok && e.Status == status
 }
-
