@@ -36,8 +36,8 @@ const NoCurrency = "XXX"
 //
 // Size (DynamoDB bills the bytes): about 5 bytes per window a signal has events in (at most
 // Horizon per signal) and 5 per month of spend. The persona fixtures store 20-170 bytes; a
-// customer active in 10 signals every month of the year about 550; every signal every day
-// stays under 1.5 KB.
+// customer active in 10 signals every month of the year about 520; every signal every day
+// about 1.5 KB, the bound (TestStoredSize).
 type Signals struct {
 	// Windows: per event signal, its windows: units and their minutes from the window's start
 	// (their mean time is what decays). Windows before the latest seen minus Horizon-1 are dropped.
