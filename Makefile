@@ -16,6 +16,9 @@ build-RedeemReferralFunction:    ; $(GO_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./f
 build-GrantRewardFunction:       ; $(GO_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/grant-reward
 build-ReleaseRewardsFunction:    ; $(GO_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/release-rewards
 build-MarketingApiFunction:      ; $(GO_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/marketing-api
+build-IssueVoucherFunction:      ; $(GO_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/issue-voucher
+build-CampaignWorkerFunction:    ; $(GO_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/campaign-worker
+build-ClickRedirectFunction:     ; $(GO_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/click-redirect
 
 FUNCTIONS := $(shell sed -n 's/^build-\([A-Za-z0-9]*\):.*/\1/p' Makefile)
 

@@ -15,6 +15,8 @@ var registrations = map[string]func(r *httpapi.Router){
 	"ReadApiFunction":           func(r *httpapi.Router) { RegisterRead(r, nil, "EUR") },
 	"RedeemReferralFunction":    func(r *httpapi.Router) { RegisterReferrals(r, nil) },
 	"MarketingApiFunction":      func(r *httpapi.Router) { RegisterMarketing(r, nil, nil, nil) },
+	"IssueVoucherFunction":      func(r *httpapi.Router) { RegisterVouchers(r, nil, "") },
+	"ClickRedirectFunction":     func(r *httpapi.Router) { RegisterClicks(r, nil) },
 }
 
 // Every route the template sends to a function has a handler in that function's router, and

@@ -148,3 +148,20 @@ func RedirectURL(storefront string, code Code, query url.Values) string {
 	u.RawQuery = q.Encode()
 	return u.String()
 }
+
+// Campaign statuses.
+const (
+	CampaignLaunching = "launching" // recorded, its shard scans not yet all enqueued
+	CampaignLaunched  = "launched"  // every shard scan enqueued
+)
+
+// Campaign is a launch of vouchers to a segment (POST /v1/campaigns).
+type Campaign struct {
+	ID         string    `dynamodbav:"campaign_id" json:"campaign_id"`
+	Segment    string    `dynamodbav:"segment" json:"segment"`
+	SubSegment string    `dynamodbav:"sub_segment,omitempty" json:"sub_segment,omitempty"`
+	Program    string    `dynamodbav:"program" json:"program"`
+	Count      int       `dynamodbav:"count" json:"count"`
+	Status     string    `dynamodbav:"status" json:"status"`
+	CreatedAt  time.Time `dynamodbav:"created_at" json:"created_at"`
+}

@@ -10,33 +10,18 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-)
 
-// Campaign statuses.
-const (
-	CampaignLaunching = "launching" // recorded, shard messages not yet all sent
-	CampaignLaunched  = "launched"  // every shard message sent
+	"github.com/referral-engine/referral-engine/internal/voucher"
 )
-
-// Campaign is the record of a campaign launch, CAMPAIGN#<id>.
-type Campaign struct {
-	ID         string    `dynamodbav:"campaign_id" json:"campaign_id"`
-	Segment    string    `dynamodbav:"segment" json:"segment"`
-	SubSegment string    `dynamodbav:"sub_segment,omitempty" json:"sub_segment,omitempty"`
-	Program    string    `dynamodbav:"program" json:"program"`
-	Count      int       `dynamodbav:"count" json:"count"`
-	Status     string    `dynamodbav:"status" json:"status"`
-	CreatedAt  time.Time `dynamodbav:"created_at" json:"created_at"`
-}
 
 type campaignItem struct {
 	PK string `dynamodbav:"pk"`
-	Campaign
+	voucher.Campaign
 }
 
 // CreateCampaign records a campaign unless it exists: created is false and existing holds the
 // stored record when it does (a relaunch).
-func (s *Store) CreateCampaign(ctx context.Context, c Campaign) (created bool, existing *Campaign, err error) {
+func (s *Store) CreateCampaign(ctx context.Context, c voucher.Campaign) (created bool, existing *voucher.Campaign, err error) {
 	item, err := attributevalue.MarshalMap(campaignItem{PK: campaignKey(c.ID), Campaign: c})
 	if err != nil {
 		return false, nil, fmt.Errorf("marshal campaign %s: %w", c.ID, err)
@@ -67,7 +52,7 @@ func (s *Store) CreateCampaign(ctx context.Context, c Campaign) (created bool, e
 }
 
 // Campaign reads a campaign record, nil if none.
-func (s *Store) Campaign(ctx context.Context, id string) (*Campaign, error) {
+func (s *Store) Campaign(ctx context.Context, id string) (*voucher.Campaign, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: key(campaignKey(id)), ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		return nil, fmt.Errorf("get campaign %s: %w", id, err)
@@ -85,7 +70,7 @@ func (s *Store) Campaign(ctx context.Context, id string) (*Campaign, error) {
 // MarkCampaignLaunched records that every shard message of the campaign was sent.
 func (s *Store) MarkCampaignLaunched(ctx context.Context, id string) error {
 	expr, err := expression.NewBuilder().
-		WithUpdate(expression.Set(expression.Name("status"), expression.Value(CampaignLaunched))).
+		WithUpdate(expression.Set(expression.Name("status"), expression.Value(voucher.CampaignLaunched))).
 		WithCondition(expression.AttributeExists(expression.Name("pk"))).Build()
 	if err != nil {
 		return err

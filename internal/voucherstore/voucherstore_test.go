@@ -169,7 +169,7 @@ func TestIssueRefusesBadRequests(t *testing.T) {
 func TestCampaignRecord(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
-	c := voucherstore.Campaign{ID: voucher.CampaignID("ambassador", "", "ambassador", "vs"), Segment: "ambassador", Program: "ambassador", Count: 3, Status: voucherstore.CampaignLaunching, CreatedAt: now}
+	c := voucher.Campaign{ID: voucher.CampaignID("ambassador", "", "ambassador", "vs"), Segment: "ambassador", Program: "ambassador", Count: 3, Status: voucher.CampaignLaunching, CreatedAt: now}
 	created, old, err := s.CreateCampaign(ctx, c)
 	if err != nil || !created || old != nil {
 		t.Fatalf("create: %v %+v %v", created, old, err)
@@ -177,13 +177,13 @@ func TestCampaignRecord(t *testing.T) {
 	c2 := c
 	c2.Count = 99
 	created, old, err = s.CreateCampaign(ctx, c2)
-	if err != nil || created || old == nil || old.Count != 3 || old.Status != voucherstore.CampaignLaunching || !old.CreatedAt.Equal(now) {
+	if err != nil || created || old == nil || old.Count != 3 || old.Status != voucher.CampaignLaunching || !old.CreatedAt.Equal(now) {
 		t.Fatalf("relaunch: %v %+v %v", created, old, err)
 	}
 	if err := s.MarkCampaignLaunched(ctx, c.ID); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := s.Campaign(ctx, c.ID); err != nil || got.Status != voucherstore.CampaignLaunched {
+	if got, err := s.Campaign(ctx, c.ID); err != nil || got.Status != voucher.CampaignLaunched {
 		t.Errorf("after launch: %+v %v", got, err)
 	}
 	if got, err := s.Campaign(ctx, "cmp_none"); err != nil || got != nil {

@@ -1,0 +1,77 @@
+// Command click-redirect serves the public GET /r/{code}: it records the click for the referrer
+// and redirects the shopper to the storefront (with ?ref={code} when the code is usable).
+package main
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/referral-engine/referral-engine/internal/api"
+	"github.com/referral-engine/referral-engine/internal/awsclient"
+	"github.com/referral-engine/referral-engine/internal/click"
+	"github.com/referral-engine/referral-engine/internal/coldstart"
+	"github.com/referral-engine/referral-engine/internal/dynamostore"
+	"github.com/referral-engine/referral-engine/internal/env"
+	"github.com/referral-engine/referral-engine/internal/httpapi"
+	"github.com/referral-engine/referral-engine/internal/ingest"
+	"github.com/referral-engine/referral-engine/internal/sqsqueue"
+	"github.com/referral-engine/referral-engine/internal/voucherstore"
+)
+
+func main() {
+	coldstart.Run(func(ctx context.Context, log *slog.Logger) (any, error) {
+		r, err := wire(ctx, log)
+		if err != nil {
+			return nil, err
+		}
+		return r.Serve, nil
+	})
+}
+
+func wire(ctx context.Context, log *slog.Logger) (*httpapi.Router, error) {
+	var e env.Reader
+	vouchersTable := e.String("VOUCHERS_TABLE")
+	interactionsTable := e.String("INTERACTIONS_TABLE")
+	rescoreQueue := e.String("RESCORE_QUEUE_URL")
+	storefront := e.String("STOREFRONT_URL")
+	salt := e.String("CLICK_HASH_SALT")
+	limitText := e.Optional("CLICK_LIMIT_PER_HOUR", "5")
+	ttl := e.Days("INTERACTION_TTL_DAYS", 400)
+	if err := e.Err(); err != nil {
+		return nil, err
+	}
+	limit, err := strconv.Atoi(limitText)
+	if err != nil {
+		return nil, err
+	}
+	clients, err := awsclient.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	vouchers, err := voucherstore.New(clients.DynamoDB, vouchersTable)
+	if err != nil {
+		return nil, err
+	}
+	store, err := dynamostore.NewInteractions(clients.DynamoDB, interactionsTable)
+	if err != nil {
+		return nil, err
+	}
+	queue, err := sqsqueue.New(clients.SQS, rescoreQueue)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := ingest.New(store, queue, ttl, time.Now)
+	if err != nil {
+		return nil, err
+	}
+	svc, err := click.New(click.Config{Codes: vouchers, Counter: vouchers, Recorder: rec, Storefront: storefront,
+		Salt: salt, Limit: limit, Log: log})
+	if err != nil {
+		return nil, err
+	}
+	r := httpapi.NewRouter(nil, log)
+	api.RegisterClicks(r, svc)
+	return r, nil
+}
