@@ -1,0 +1,286 @@
+package referralstore_test
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"gopkg.in/yaml.v3"
+
+	"github.com/referral-engine/referral-engine/internal/awsclient"
+	"github.com/referral-engine/referral-engine/internal/emulator"
+	"github.com/referral-engine/referral-engine/internal/ledger"
+	"github.com/referral-engine/referral-engine/internal/localrun"
+	"github.com/referral-engine/referral-engine/internal/meter"
+	"github.com/referral-engine/referral-engine/internal/referral"
+	"github.com/referral-engine/referral-engine/internal/referralstore"
+)
+
+var (
+	stack *localrun.Stack
+	db    *dynamodb.Client // metered
+	store *referralstore.Store
+)
+
+// TestMain runs the adapter against DynamoDB Local with the tables of template.yaml itself.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		fmt.Println("referralstore: skipped in -short mode (needs DynamoDB Local)")
+		os.Exit(0)
+	}
+	repo, err := emulator.RepoRoot()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	dir, err := os.MkdirTemp("", "referralstore")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	tpl := filepath.Join(dir, "template.yaml")
+	if err := tablesOnly(filepath.Join(repo, "template.yaml"), tpl, "ReferralsTable", "VouchersTable", "LedgerTable", "StatsTable"); err != nil {
+		fmt.Fprintln(os.Stderr, "referralstore:", err)
+		os.Exit(1)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	stack, err = localrun.Start(ctx, localrun.Config{RepoDir: repo, TemplatePath: tpl, Quiet: true, ManualSchedules: true, ResourcePrefix: "rs-"})
+	cancel()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "referralstore: start local stack:", err)
+		os.Exit(1)
+	}
+	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")}
+	db = dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(stack.DynamoDBEndpoint) }, awsclient.DynamoDBOptions, meter.DynamoDBOption)
+	store, err = referralstore.New(db, referralstore.Tables{Referrals: stack.Resources["ReferralsTable"], Vouchers: stack.Resources["VouchersTable"],
+		Ledger: stack.Resources["LedgerTable"], Stats: stack.Resources["StatsTable"]})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	_ = stack.Close()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// tablesOnly writes a copy of the template holding only the named resources.
+func tablesOnly(src, dst string, ids ...string) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return err
+	}
+	root := doc.Content[0]
+	var kept []*yaml.Node
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		switch k.Value {
+		case "AWSTemplateFormatVersion", "Transform", "Parameters":
+			kept = append(kept, k, v)
+		case "Resources":
+			var res []*yaml.Node
+			for j := 0; j+1 < len(v.Content); j += 2 {
+				for _, id := range ids {
+					if v.Content[j].Value == id {
+						res = append(res, v.Content[j], v.Content[j+1])
+					}
+				}
+			}
+			if len(res) != 2*len(ids) {
+				return fmt.Errorf("%s: not every one of %v is a resource", src, ids)
+			}
+			v.Content = res
+			kept = append(kept, k, v)
+		}
+	}
+	root.Content = kept
+	out, err := yaml.Marshal(&doc)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, out, 0o644)
+}
+
+var now = time.Now().UTC().Truncate(time.Second)
+
+func putCode(t *testing.T, code, referrer string, limit, uses int) *referral.Code {
+	t.Helper()
+	item, _ := attributevalue.MarshalMap(map[string]any{
+		"pk": "CODE#" + code, "code": code, "customer_id": referrer, "program": "ambassador", "status": "active",
+		"expires_at": now.Add(time.Hour).Unix(), "use_limit": limit, "uses": uses,
+		"friend_offer":    map[string]any{"type": "percent_off", "value": 15, "description": "15% off the first order"},
+		"referrer_reward": map[string]any{"type": "loyalty_points", "value": 500, "description": "500 loyalty points per successful referral"},
+		"share_url":       "https://shop.example.com/r/" + code, "reason": "request", "created_at": now.Format(time.RFC3339),
+	})
+	if _, err := db.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String(stack.Resources["VouchersTable"]), Item: item}); err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := store.Load(context.Background(), code, "none")
+	if err != nil || c == nil {
+		t.Fatal(c, err)
+	}
+	return c
+}
+
+func newRef(c *referral.Code, order, friend, email string) referral.Referral {
+	h := ""
+	if email != "" {
+		h, _ = referral.EmailHash(email)
+	}
+	return referral.DefaultTerms().New(referral.Redemption{Code: c.Code, OrderID: order, FriendCustomerID: friend, FriendEmailHash: h, OrderTotal: 4900, Currency: "EUR"}, c, now)
+}
+
+func reason(err error) string {
+	if r, ok := referral.AsRefusal(err); ok {
+		return r.Reason
+	}
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// The transaction's cancellation reasons become refusal codes, and a refusal stores nothing.
+func TestRedeemRefusals(t *testing.T) {
+	ctx := context.Background()
+	salt := []byte("test-salt")
+	c := putCode(t, "ST-REF", "st-referrer", 100, 0)
+	fps := referral.Fingerprints{Payment: "pm_friend1_card"}.Hashed(salt)
+	if err := store.Redeem(ctx, newRef(c, "st-o1", "st-f1", "f1@example.com"), c, fps, 20, now); err != nil {
+		t.Fatal(err)
+	}
+	f1 := putCode(t, "ST-F1", "st-f1", 100, 0)
+	full := putCode(t, "ST-FULL", "st-referrer", 1, 1)
+	capped := putCode(t, "ST-CAP", "st-capped", 100, 0)
+	for i := range 2 {
+		if err := store.Redeem(ctx, newRef(capped, fmt.Sprintf("st-cap-%d", i), fmt.Sprintf("st-capf-%d", i), ""), capped, nil, 2, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		ref  referral.Referral
+		code *referral.Code
+		fps  map[referral.FingerprintKind]string
+		want string
+	}{
+		{"limit", newRef(full, "st-o2", "st-f2", ""), full, nil, referral.CodeLimitReached},
+		{"friend again", newRef(c, "st-o3", "st-f1", "other@example.com"), c, nil, referral.NotFirstPurchase},
+		{"email of another friend", newRef(c, "st-o4", "st-f4", "F1@example.com"), c, nil, referral.NotFirstPurchase},
+		{"email of the referrer", newRef(f1, "st-o5", "st-f5", "f1@example.com"), f1, nil, referral.SelfReferral},
+		{"fingerprint of the referrer", newRef(f1, "st-o6", "st-f6", ""), f1, fps, referral.SelfReferral},
+		{"cap", newRef(capped, "st-cap-9", "st-capf-9", ""), capped, nil, referral.ReferrerCapReached},
+		{"order taken", newRef(c, "st-o1", "st-f7", ""), c, nil, referral.ErrRetry.Error()},
+	} {
+		if got := reason(store.Redeem(ctx, tc.ref, tc.code, tc.fps, 2, now)); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+		if r, _ := store.Get(ctx, tc.ref.ID); r != nil && tc.ref.OrderID != "st-o1" {
+			t.Errorf("%s: a refused redemption stored its referral", tc.name)
+		}
+	}
+	if c2, _, _ := store.Load(ctx, "ST-F1", "x"); c2.Uses != 0 {
+		t.Errorf("refused redemptions used the code: %d", c2.Uses)
+	}
+}
+
+// 20 concurrent redemptions of a limit-1 code: exactly one winner.
+func TestRedeemRace(t *testing.T) {
+	c := putCode(t, "ST-RACE", "st-race-referrer", 1, 0)
+	var wg sync.WaitGroup
+	errs := make([]error, 20)
+	for i := range 20 {
+		wg.Go(func() {
+			errs[i] = store.Redeem(context.Background(), newRef(c, fmt.Sprintf("st-race-%d", i), fmt.Sprintf("st-race-f%d", i), ""), c, nil, 20, now)
+		})
+	}
+	wg.Wait()
+	wins := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			wins++
+		case reason(err) == referral.CodeLimitReached, errors.Is(err, referral.ErrRetry):
+		default:
+			t.Errorf("unexpected %v", err)
+		}
+	}
+	if wins != 1 {
+		t.Errorf("%d winners", wins)
+	}
+}
+
+// Grant, void and reverse move the status once each; the ledger and its balance agree; the
+// write units of each step are logged for docs/referrals.md.
+func TestLifecycleAndUnits(t *testing.T) {
+	ctx := context.Background()
+	c := putCode(t, "ST-LIFE", "st-life", 100, 0)
+	a, b := newRef(c, "st-life-1", "st-life-f1", "lf1@example.com"), newRef(c, "st-life-2", "st-life-f2", "lf2@example.com")
+	u := meter.Snapshot()
+	if err := store.Redeem(ctx, a, c, nil, 20, now); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("redeem: %.1f write units (no fingerprints)", meter.Snapshot().Sub(u).WriteUnits())
+	if err := store.Redeem(ctx, b, c, nil, 20, now); err != nil {
+		t.Fatal(err)
+	}
+	ra, _ := store.Get(ctx, a.ID)
+	rb, _ := store.Get(ctx, b.ID)
+	if ra == nil || ra.Status != referral.Pending || ra.Reward.Points != 500 || ra.FriendOffer["value"] != 15.0 {
+		t.Fatalf("%+v", ra)
+	}
+	var due []string
+	if err := store.Due(ctx, now.Add(15*24*time.Hour), func(ids []string) error { due = append(due, ids...); return nil }); err != nil || len(due) < 2 {
+		t.Fatalf("due %v %v", due, err)
+	}
+	u = meter.Snapshot()
+	if err := store.Grant(ctx, ra, now); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("grant: %.1f write units", meter.Snapshot().Sub(u).WriteUnits())
+	if err := store.Grant(ctx, ra, now); !errors.Is(err, referral.ErrStale) {
+		t.Errorf("second grant: %v", err)
+	}
+	if err := store.Void(ctx, rb, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Grant(ctx, rb, now); !errors.Is(err, referral.ErrStale) {
+		t.Errorf("grant of a voided referral: %v", err)
+	}
+	ra, _ = store.Get(ctx, a.ID)
+	if err := store.Reverse(ctx, ra, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Reverse(ctx, ra, now); !errors.Is(err, referral.ErrStale) {
+		t.Errorf("second reverse: %v", err)
+	}
+	rd, _ := ledger.NewReader(db, stack.Resources["LedgerTable"])
+	acc, err := rd.Account(ctx, "st-life")
+	if err != nil || acc.Balance != 0 || len(acc.Entries) != 2 || acc.Entries[0].Points+acc.Entries[1].Points != 0 {
+		t.Errorf("%+v %v", acc, err)
+	}
+	lb, err := store.Leaderboard(ctx, 1, 10, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range lb {
+		if l.CustomerID == "st-life" {
+			t.Errorf("reversed referral on the leaderboard: %+v", l)
+		}
+	}
+}
