@@ -22,7 +22,7 @@ build-ClickRedirectFunction:     ; $(GO_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./f
 
 FUNCTIONS := $(shell sed -n 's/^build-\([A-Za-z0-9]*\):.*/\1/p' Makefile)
 
-.PHONY: run test fuzz test-unit build lint localstack deploy install-emulators rescore bench-ingest clean
+.PHONY: run test fuzz test-unit build lint localstack deploy install-emulators rescore bench-ingest bench-referral clean
 
 ## run: start emulators, tables, queues, functions and the HTTP API on 127.0.0.1:3000
 run: install-emulators
@@ -69,6 +69,10 @@ deploy:
 
 bench-ingest: install-emulators
 	bash scripts/bench-ingest
+
+## bench-referral: N full referrals (issue, share, click, redeem, grant): units and cost per referral
+bench-referral: install-emulators
+	bash scripts/bench-referral
 
 clean:
 	rm -rf .local/build .local/run
