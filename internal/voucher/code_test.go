@@ -67,18 +67,24 @@ func TestCodesAreRandomAndUniform(t *testing.T) {
 	const n = 20000
 	seen := map[Code]bool{}
 	counts := map[byte]int{}
+	dups := 0
 	for range n {
 		c, err := NewCode("")
 		if err != nil {
 			t.Fatal(err)
 		}
+		// 31^7 random parts: two equal codes in 20,000 happen 0.7% of the time (birthday
+		// bound), three essentially never.
 		if seen[c] {
-			t.Fatalf("code %s twice in %d", c, n)
+			dups++
 		}
 		seen[c] = true
 		for i := 0; i < RandomLen; i++ {
 			counts[c[i]]++
 		}
+	}
+	if dups > 2 {
+		t.Fatalf("%d repeated codes in %d", dups, n)
 	}
 	if len(counts) != len(Alphabet) {
 		t.Fatalf("%d of %d symbols used", len(counts), len(Alphabet))
