@@ -15,7 +15,9 @@ import (
 
 type codesFunc func(ctx context.Context, code voucher.Code) (*voucher.Voucher, error)
 
-func (f codesFunc) Get(ctx context.Context, code voucher.Code) (*voucher.Voucher, error) { return f(ctx, code) }
+func (f codesFunc) Get(ctx context.Context, code voucher.Code) (*voucher.Voucher, error) {
+	return f(ctx, code)
+}
 
 type counter struct {
 	n    map[string]int
