@@ -40,6 +40,7 @@ test: install-emulators
 FUZZTIME ?= 20s
 fuzz:
 	go test -run '^$$' -fuzz '^FuzzDecodeRedemption$$' -fuzztime $(FUZZTIME) ./internal/referral
+	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/voucher
 
 test-unit:
 	go test -count=1 -short ./...
