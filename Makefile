@@ -12,6 +12,7 @@ GO_BUILD = CGO_ENABLED=0 GOOS=$(LAMBDA_GOOS) GOARCH=$(LAMBDA_GOARCH) go build -t
 build-RecordInteractionFunction: ; $(GO_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/record-interaction
 build-RescoreCustomerFunction:   ; $(GO_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/rescore-customer
 build-ReadApiFunction:           ; $(GO_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/read-api
+build-ScheduleRescoreFunction:   ; $(GO_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/schedule-rescore
 build-RedeemReferralFunction:    ; $(GO_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/redeem-referral
 build-GrantRewardFunction:       ; $(GO_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/grant-reward
 build-ReleaseRewardsFunction:    ; $(GO_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/release-rewards

@@ -13,6 +13,8 @@ import (
 	"github.com/referral-engine/referral-engine/internal/dynamostore"
 	"github.com/referral-engine/referral-engine/internal/env"
 	"github.com/referral-engine/referral-engine/internal/httpapi"
+	"github.com/referral-engine/referral-engine/internal/scoring"
+	"github.com/referral-engine/referral-engine/internal/segment"
 )
 
 func main() {
@@ -33,6 +35,14 @@ func wire(ctx context.Context, log *slog.Logger) (*httpapi.Router, error) {
 	if err := e.Err(); err != nil {
 		return nil, err
 	}
+	cfg, err := scoring.FromEnv()
+	if err != nil {
+		return nil, err
+	}
+	eval, err := segment.NewEvaluator(cfg)
+	if err != nil {
+		return nil, err
+	}
 	clients, err := awsclient.Load(ctx)
 	if err != nil {
 		return nil, err
@@ -46,6 +56,6 @@ func wire(ctx context.Context, log *slog.Logger) (*httpapi.Router, error) {
 		return nil, err
 	}
 	r := httpapi.NewRouter(keys, log)
-	api.RegisterRead(r, customers, currency)
+	api.RegisterRead(r, api.ReadDeps{Customers: customers, Evaluator: eval, DefaultCurrency: currency})
 	return r, nil
 }

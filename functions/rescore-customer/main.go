@@ -12,7 +12,11 @@ import (
 	"github.com/referral-engine/referral-engine/internal/consumer"
 	"github.com/referral-engine/referral-engine/internal/dynamostore"
 	"github.com/referral-engine/referral-engine/internal/env"
+	"github.com/referral-engine/referral-engine/internal/outbound"
 	"github.com/referral-engine/referral-engine/internal/rescore"
+	"github.com/referral-engine/referral-engine/internal/scoring"
+	"github.com/referral-engine/referral-engine/internal/segment"
+	"github.com/referral-engine/referral-engine/internal/sqsqueue"
 )
 
 func main() {
@@ -29,7 +33,17 @@ func wire(ctx context.Context, log *slog.Logger) (*consumer.Rescore, error) {
 	var e env.Reader
 	customersTable := e.String("CUSTOMERS_TABLE")
 	interactionsTable := e.String("INTERACTIONS_TABLE")
+	outboundURL := e.String("OUTBOUND_QUEUE_URL")
+	voucherURL := e.String("VOUCHER_QUEUE_URL")
 	if err := e.Err(); err != nil {
+		return nil, err
+	}
+	cfg, err := scoring.FromEnv() // a bad SCORING_CONFIG fails the cold start
+	if err != nil {
+		return nil, err
+	}
+	eval, err := segment.NewEvaluator(cfg)
+	if err != nil {
 		return nil, err
 	}
 	clients, err := awsclient.Load(ctx)
@@ -44,7 +58,24 @@ func wire(ctx context.Context, log *slog.Logger) (*consumer.Rescore, error) {
 	if err != nil {
 		return nil, err
 	}
-	svc, err := rescore.New(profiles, marks, nil, time.Now)
+	outQueue, err := sqsqueue.New(clients.SQS, outboundURL)
+	if err != nil {
+		return nil, err
+	}
+	out, err := outbound.New(outQueue)
+	if err != nil {
+		return nil, err
+	}
+	vouchers, err := sqsqueue.New(clients.SQS, voucherURL)
+	if err != nil {
+		return nil, err
+	}
+	svc, err := rescore.New(profiles, marks, rescore.Options{
+		Evaluator: eval,
+		Changes:   consumer.ChangeSink{History: profiles, Out: out},
+		Vouchers:  consumer.VoucherRequests{Queue: vouchers},
+		Now:       time.Now,
+	})
 	if err != nil {
 		return nil, err
 	}

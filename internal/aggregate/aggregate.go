@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/referral-engine/referral-engine/internal/interaction"
+	"github.com/referral-engine/referral-engine/internal/scoring"
 )
 
 // RecentOrdersKept is how many of the latest orders are kept for the basket trend (3 vs 3).
@@ -67,6 +68,13 @@ type Customer struct {
 	// ReferredBy is the referral code of the customer's earliest signup or purchase that had one.
 	ReferredBy string     `json:"referred_by,omitempty" dynamodbav:"rb,omitempty"`
 	ReferredAt *time.Time `json:"referred_at,omitempty" dynamodbav:"rba,omitempty,unixtime"`
+
+	// Signals is what scoring needs beyond the counters (30-day windows, monthly spend, proof
+	// of sharing), fed by Apply. A named field: Signals' String method must not be promoted.
+	Signals scoring.Signals `json:"-" dynamodbav:"sig"`
+	// Result is the latest score, breakdown, segment, sub-segments, program and next review,
+	// written by the rescore hook; flattened onto the item and into the JSON.
+	scoring.Result
 }
 
 // Money is spend in one currency.
@@ -100,6 +108,7 @@ func (c *Customer) Apply(in interaction.Interaction) {
 	if at.After(c.LastSeenAt) {
 		c.LastSeenAt = at
 	}
+	c.Signals.Observe(in)
 	switch in.Type {
 	case interaction.Purchase:
 		c.Orders++
@@ -177,11 +186,14 @@ func (c *Customer) Apply(in interaction.Interaction) {
 	case interaction.ReferralClick:
 		c.LinkClicks++
 		c.LastLinkClickAt = latest(c.LastLinkClickAt, at)
+		c.Signals.ObserveReferralClick(at)
 	case interaction.ReferralSignup:
 		c.LinkSignups++
+		c.Signals.ObserveReferralSignup(at)
 	case interaction.ReferralSuccess:
 		c.SuccessfulReferrals++
 		c.LastReferralAt = latest(c.LastReferralAt, at)
+		c.Signals.ObserveSuccessfulReferral(at)
 	case interaction.Signup:
 		c.Signups++
 		if p.ReferralCode != "" {

@@ -3,16 +3,28 @@
 package api
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/csv"
+	"errors"
+	"fmt"
 	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/referral-engine/referral-engine/internal/aggregate"
 	"github.com/referral-engine/referral-engine/internal/apikey"
 	"github.com/referral-engine/referral-engine/internal/apperr"
+	"github.com/referral-engine/referral-engine/internal/dynamostore"
 	"github.com/referral-engine/referral-engine/internal/httpapi"
 	"github.com/referral-engine/referral-engine/internal/ingest"
 	"github.com/referral-engine/referral-engine/internal/interaction"
+	"github.com/referral-engine/referral-engine/internal/scoring"
+	"github.com/referral-engine/referral-engine/internal/segment"
 )
 
 // Recorder records interactions (ingest.Service).
@@ -35,39 +47,193 @@ func RegisterIngest(r *httpapi.Router, rec Recorder) {
 	})
 }
 
-// CustomerFinder reads customer aggregates (dynamostore.Customers).
-type CustomerFinder interface {
-	Find(ctx context.Context, customerID string) (*aggregate.Customer, time.Time, error)
+// Customers reads what the read API shows (dynamostore.Customers).
+type Customers interface {
+	View(ctx context.Context, customerID string) (*dynamostore.View, error)
+	Members(ctx context.Context, segment, subSegment string, shard int, after string, limit int) ([]dynamostore.Member, int, string, error)
+	SegmentCounts(ctx context.Context, segment string) (int, map[string]int, error)
+}
+
+// Evaluator scores and segments a customer at read time, so the view shows today's decayed
+// score and the reasons in words (segment.Evaluator).
+type Evaluator interface {
+	Evaluate(c *aggregate.Customer, s *scoring.Signals, now time.Time) scoring.Result
+	Programs() []segment.Program
 }
 
 // CustomerView is the body of GET /v1/customers/{id}.
 type CustomerView struct {
 	*aggregate.Customer
-	AverageBasket   int64     `json:"average_basket"`
-	BasketCurrency  string    `json:"basket_currency"`
-	BasketTrend     float64   `json:"basket_trend"`
-	FiveStarReviews int       `json:"five_star_reviews"`
-	Reviews         int       `json:"reviews"`
-	SharesTotal     int       `json:"shares"`
-	UpdatedAt       time.Time `json:"updated_at"`
+	AverageBasket   int64            `json:"average_basket"`
+	BasketCurrency  string           `json:"basket_currency"`
+	BasketTrend     float64          `json:"basket_trend"`
+	FiveStarReviews int              `json:"five_star_reviews"`
+	Reviews         int              `json:"reviews"`
+	SharesTotal     int              `json:"shares"`
+	UpdatedAt       time.Time        `json:"updated_at"`
+	SegmentHistory  []segment.Change `json:"segment_history"`
 }
 
+// ReadDeps are what the read routes need.
+type ReadDeps struct {
+	Customers       Customers
+	Evaluator       Evaluator
+	DefaultCurrency string
+	Now             func() time.Time
+}
+
+// Listing limits of GET /v1/segments/{segment}/customers.
+const (
+	defaultLimit = 100
+	maxLimit     = 1000
+)
+
 // RegisterRead adds the read API function's routes.
-func RegisterRead(r *httpapi.Router, customers CustomerFinder, defaultCurrency string) {
+func RegisterRead(r *httpapi.Router, d ReadDeps) {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
 	r.Handle("GET /v1/customers/{id}", apikey.ScopeRead, func(ctx context.Context, req httpapi.Request) (httpapi.Response, error) {
 		id := req.PathParameters["id"]
 		if id == "" || len(id) > 128 {
 			return httpapi.Response{}, apperr.Invalid("id", "customer id must be 1-128 characters")
 		}
-		c, updated, err := customers.Find(ctx, id)
+		v, err := d.Customers.View(ctx, id)
 		if err != nil {
 			return httpapi.Response{}, err
 		}
-		cur := c.PrimaryCurrency(defaultCurrency)
+		c := v.Customer
+		if d.Evaluator != nil && c.Segment != "" {
+			c.Result = d.Evaluator.Evaluate(c, &c.Signals, d.Now())
+		}
+		cur := c.PrimaryCurrency(d.DefaultCurrency)
+		history := v.History
+		if history == nil {
+			history = []segment.Change{}
+		}
 		return httpapi.JSON(http.StatusOK, CustomerView{
 			Customer: c, AverageBasket: c.AverageBasket(cur), BasketCurrency: cur,
 			BasketTrend: c.BasketTrend(cur), FiveStarReviews: c.FiveStarReviews(), Reviews: c.Reviews(),
-			SharesTotal: c.SharesTotal(), UpdatedAt: updated,
+			SharesTotal: c.SharesTotal(), UpdatedAt: v.UpdatedAt, SegmentHistory: history,
 		})
 	})
+	r.Handle("GET /v1/programs", apikey.ScopeRead, func(ctx context.Context, req httpapi.Request) (httpapi.Response, error) {
+		return httpapi.JSON(http.StatusOK, map[string]any{"programs": d.Evaluator.Programs()})
+	})
+	r.Handle("GET /v1/segments", apikey.ScopeRead, func(ctx context.Context, req httpapi.Request) (httpapi.Response, error) {
+		type counts struct {
+			Segment     string         `json:"segment"`
+			Program     string         `json:"program"`
+			Customers   int            `json:"customers"`
+			SubSegments map[string]int `json:"sub_segments"`
+		}
+		out := make([]counts, len(segments))
+		errs := make([]error, len(segments))
+		var wg sync.WaitGroup
+		for i, seg := range segments {
+			wg.Go(func() {
+				n, subs, err := d.Customers.SegmentCounts(ctx, seg)
+				out[i], errs[i] = counts{Segment: seg, Program: programOf(d.Evaluator, seg), Customers: n, SubSegments: subs}, err
+			})
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return httpapi.Response{}, err
+		}
+		return httpapi.JSON(http.StatusOK, map[string]any{"segments": out})
+	})
+	r.Handle("GET /v1/segments/{segment}/customers", apikey.ScopeRead, func(ctx context.Context, req httpapi.Request) (httpapi.Response, error) {
+		seg := req.PathParameters["segment"]
+		if !slices.Contains(segments, seg) {
+			return httpapi.Response{}, apperr.Invalid("segment", "unknown segment %q; one of %s", seg, strings.Join(segments, ", "))
+		}
+		q := req.QueryStringParameters
+		sub := q["sub_segment"]
+		if sub != "" && !slices.Contains(subSegments, sub) {
+			return httpapi.Response{}, apperr.Invalid("sub_segment", "unknown sub-segment %q; one of %s", sub, strings.Join(subSegments, ", "))
+		}
+		limit := defaultLimit
+		if v, ok := q["limit"]; ok {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > maxLimit {
+				return httpapi.Response{}, apperr.Invalid("limit", "must be an integer from 1 to %d", maxLimit)
+			}
+			limit = n
+		}
+		shard, after, err := decodeCursor(q["cursor"])
+		if err != nil {
+			return httpapi.Response{}, err
+		}
+		rows, nextShard, nextAfter, err := d.Customers.Members(ctx, seg, sub, shard, after, limit)
+		if err != nil {
+			return httpapi.Response{}, err
+		}
+		next := ""
+		if nextShard < dynamostore.SegmentShards {
+			next = encodeCursor(nextShard, nextAfter)
+		}
+		if strings.Contains(httpapi.Header(req, "accept"), "text/csv") {
+			return csvResponse(seg, rows, next)
+		}
+		if rows == nil {
+			rows = []dynamostore.Member{}
+		}
+		return httpapi.JSON(http.StatusOK, map[string]any{"segment": seg, "sub_segment": sub, "customers": rows, "next_cursor": next})
+	})
+}
+
+var (
+	segments    = []string{segment.Ambassador, segment.FutureAmbassador, segment.Opportunist}
+	subSegments = []string{segment.BestBuyer, segment.DecliningBasket, segment.EngagedNonSharer, segment.FiveStarReviewer,
+		segment.Lapsed, segment.NewCustomer, segment.ReferredCustomer, segment.SocialFollower}
+)
+
+func programOf(ev Evaluator, seg string) string {
+	if ev == nil {
+		return ""
+	}
+	for _, p := range ev.Programs() {
+		if p.Segment == seg {
+			return p.ID
+		}
+	}
+	return ""
+}
+
+// Cursors are opaque to clients: base64 of "<shard>:<last customer id>".
+func encodeCursor(shard int, after string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(fmt.Sprintf("%d:%s", shard, after)))
+}
+
+func decodeCursor(c string) (int, string, error) {
+	if c == "" {
+		return 0, "", nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err == nil {
+		if s, after, ok := strings.Cut(string(b), ":"); ok {
+			if n, err := strconv.Atoi(s); err == nil && n >= 0 && n < dynamostore.SegmentShards {
+				return n, after, nil
+			}
+		}
+	}
+	return 0, "", apperr.Invalid("cursor", "not a cursor this API returned")
+}
+
+func csvResponse(seg string, rows []dynamostore.Member, next string) (httpapi.Response, error) {
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	_ = w.Write([]string{"customer_id", "segment", "sub_segments", "program"})
+	for _, m := range rows {
+		_ = w.Write([]string{m.CustomerID, seg, strings.Join(m.SubSegments, ";"), m.Program})
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		return httpapi.Response{}, fmt.Errorf("write csv: %w", err)
+	}
+	h := map[string]string{"content-type": "text/csv; charset=utf-8", "content-disposition": fmt.Sprintf("attachment; filename=%q", seg+".csv")}
+	if next != "" {
+		h["x-next-cursor"] = next
+	}
+	return httpapi.Response{StatusCode: http.StatusOK, Headers: h, Body: buf.String()}, nil
 }

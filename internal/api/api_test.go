@@ -11,9 +11,12 @@ import (
 	"github.com/referral-engine/referral-engine/internal/aggregate"
 	"github.com/referral-engine/referral-engine/internal/apikey"
 	"github.com/referral-engine/referral-engine/internal/apperr"
+	"github.com/referral-engine/referral-engine/internal/dynamostore"
 	"github.com/referral-engine/referral-engine/internal/httpapi"
 	"github.com/referral-engine/referral-engine/internal/ingest"
 	"github.com/referral-engine/referral-engine/internal/interaction"
+	"github.com/referral-engine/referral-engine/internal/scoring"
+	"github.com/referral-engine/referral-engine/internal/segment"
 )
 
 type checkFunc func(ctx context.Context, key, scope string) (*apikey.Record, error)
@@ -140,23 +143,36 @@ func TestIngestRoute(t *testing.T) {
 	}
 }
 
-type findFunc func(ctx context.Context, id string) (*aggregate.Customer, time.Time, error)
+type fakeCustomers struct{}
 
-func (f findFunc) Find(ctx context.Context, id string) (*aggregate.Customer, time.Time, error) {
-	return f(ctx, id)
+func (fakeCustomers) View(_ context.Context, id string) (*dynamostore.View, error) {
+	if id != "cust-anna" {
+		return nil, apperr.NotFound("no customer %q", id)
+	}
+	c := aggregate.New(id)
+	c.Orders = 2
+	c.Spend = map[string]aggregate.Money{"EUR": {Total: 3000, Orders: 2}}
+	return &dynamostore.View{Customer: c, UpdatedAt: time.Now()}, nil
+}
+
+func (fakeCustomers) Members(_ context.Context, seg, sub string, shard int, after string, limit int) ([]dynamostore.Member, int, string, error) {
+	if shard == 0 {
+		return []dynamostore.Member{{CustomerID: "a", SubSegments: []string{"best_buyer"}, Program: "ambassador"}}, 3, "a", nil
+	}
+	return []dynamostore.Member{{CustomerID: "z", Program: "ambassador"}}, dynamostore.SegmentShards, "", nil
+}
+
+func (fakeCustomers) SegmentCounts(_ context.Context, seg string) (int, map[string]int, error) {
+	return len(seg), map[string]int{"x": 1}, nil
 }
 
 func TestReadRoute(t *testing.T) {
+	ev, err := segment.NewEvaluator(scoring.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
 	r := httpapi.NewRouter(keys, nil)
-	RegisterRead(r, findFunc(func(_ context.Context, id string) (*aggregate.Customer, time.Time, error) {
-		if id != "cust-anna" {
-			return nil, time.Time{}, apperr.NotFound("no customer %q", id)
-		}
-		c := aggregate.New(id)
-		c.Orders = 2
-		c.Spend = map[string]aggregate.Money{"EUR": {Total: 3000, Orders: 2}}
-		return c, time.Now(), nil
-	}), "EUR")
+	RegisterRead(r, ReadDeps{Customers: fakeCustomers{}, Evaluator: ev, DefaultCurrency: "EUR"})
 	req := sample(t, "get-customer.json")
 	resp, _ := r.Serve(context.Background(), req)
 	if resp.StatusCode != 200 {
@@ -171,6 +187,37 @@ func TestReadRoute(t *testing.T) {
 	if resp, _ := r.Serve(context.Background(), req); resp.StatusCode != 404 {
 		t.Errorf("unknown customer: %d", resp.StatusCode)
 	}
+
+	list := func(path string, params map[string]string, accept string) httpapi.Response {
+		q := sample(t, "get-customer.json")
+		q.RouteKey, q.RawPath, q.PathParameters, q.QueryStringParameters = "GET /v1/segments/{segment}/customers", path, map[string]string{"segment": "ambassador"}, params
+		if accept != "" {
+			q.Headers["accept"] = accept
+		}
+		resp, _ := r.Serve(context.Background(), q)
+		return resp
+	}
+	resp = list("/v1/segments/ambassador/customers", nil, "")
+	var page struct {
+		Customers []dynamostore.Member `json:"customers"`
+		Next      string               `json:"next_cursor"`
+	}
+	_ = json.Unmarshal([]byte(resp.Body), &page)
+	if resp.StatusCode != 200 || len(page.Customers) != 1 || page.Next == "" {
+		t.Fatalf("page 1: %d %s", resp.StatusCode, resp.Body)
+	}
+	resp = list("/v1/segments/ambassador/customers", map[string]string{"cursor": page.Next}, "text/csv")
+	if resp.StatusCode != 200 || resp.Headers["content-type"] != "text/csv; charset=utf-8" ||
+		resp.Body != "customer_id,segment,sub_segments,program\nz,ambassador,,ambassador\n" || resp.Headers["x-next-cursor"] != "" {
+		t.Errorf("csv page 2: %d %v %q", resp.StatusCode, resp.Headers, resp.Body)
+	}
+	for _, bad := range []map[string]string{{"limit": "0"}, {"limit": "x"}, {"cursor": "@@"}, {"sub_segment": "vip"}} {
+		if resp := list("/v1/segments/ambassador/customers", bad, ""); resp.StatusCode != 400 {
+			t.Errorf("%v: %d", bad, resp.StatusCode)
+		}
+	}
+
+	req = sample(t, "get-customer.json")
 	req.Headers["x-api-key"] = "ingest-only"
 	if resp, _ := r.Serve(context.Background(), req); resp.StatusCode != 403 {
 		t.Errorf("ingest key on a read route: %d", resp.StatusCode)

@@ -12,7 +12,7 @@ import (
 // registrations lists, per HTTP function of template.yaml, what its main.go registers.
 var registrations = map[string]func(r *httpapi.Router){
 	"RecordInteractionFunction": func(r *httpapi.Router) { RegisterIngest(r, nil) },
-	"ReadApiFunction":           func(r *httpapi.Router) { RegisterRead(r, nil, "EUR") },
+	"ReadApiFunction":           func(r *httpapi.Router) { RegisterRead(r, ReadDeps{}) },
 	"RedeemReferralFunction":    func(r *httpapi.Router) { RegisterReferrals(r, nil) },
 	"MarketingApiFunction":      func(r *httpapi.Router) { RegisterMarketing(r, nil, nil, nil) },
 	"IssueVoucherFunction":      func(r *httpapi.Router) { RegisterVouchers(r, nil, "") },

@@ -21,6 +21,7 @@ import (
 // Applier applies one customer's interactions (rescore.Service).
 type Applier interface {
 	Apply(ctx context.Context, customerID string, ins []interaction.Interaction) (rescore.Outcome, error)
+	Review(ctx context.Context, customerID string) (rescore.Outcome, error)
 }
 
 // parallelCustomers bounds the customers of a batch processed at once.
@@ -44,6 +45,7 @@ type group struct {
 	customerID string
 	messageIDs []string
 	ins        []interaction.Interaction
+	review     bool
 }
 
 // Handle processes a batch.
@@ -73,6 +75,7 @@ func (h *Rescore) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 		}
 		g.messageIDs = append(g.messageIDs, m.MessageId)
 		g.ins = append(g.ins, env.Interactions...)
+		g.review = g.review || env.Review
 	}
 
 	var mu sync.Mutex
@@ -84,7 +87,15 @@ func (h *Rescore) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			out, err := h.svc.Apply(ctx, g.customerID, g.ins)
+			var out rescore.Outcome
+			var err error
+			if len(g.ins) > 0 {
+				out, err = h.svc.Apply(ctx, g.customerID, g.ins)
+			}
+			if err == nil && g.review && len(g.ins) == 0 {
+				// Interactions in the same batch re-evaluate the customer anyway.
+				out, err = h.svc.Review(ctx, g.customerID)
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -114,7 +125,7 @@ func decode(body string) (interaction.Envelope, error) {
 	if env.Version != interaction.EnvelopeVersion {
 		return env, fmt.Errorf("envelope version %d, want %d", env.Version, interaction.EnvelopeVersion)
 	}
-	if env.CustomerID == "" || len(env.Interactions) == 0 {
+	if env.CustomerID == "" || (len(env.Interactions) == 0 && !env.Review) {
 		return env, fmt.Errorf("envelope without customer or interactions")
 	}
 	for _, in := range env.Interactions {

@@ -19,6 +19,10 @@ func (f applyFunc) Apply(ctx context.Context, customerID string, ins []interacti
 	return f(ctx, customerID, ins)
 }
 
+func (f applyFunc) Review(ctx context.Context, customerID string) (rescore.Outcome, error) {
+	return f(ctx, customerID, nil)
+}
+
 func record(id, body string) events.SQSMessage { return events.SQSMessage{MessageId: id, Body: body} }
 
 func envelope(customer string, events ...string) string {
@@ -44,6 +48,9 @@ func TestHandleReportsOnlyFailures(t *testing.T) {
 		{"poison message fails alone",
 			[]events.SQSMessage{record("m1", envelope("c1", "a")), record("m2", "{not json"), record("m3", `{"v":9,"customer_id":"c1","interactions":[]}`)},
 			"", []string{"m2", "m3"}, map[string]int{"c1": 1}},
+		{"review request",
+			[]events.SQSMessage{record("m1", `{"v":1,"customer_id":"c9","review":true}`)},
+			"", nil, map[string]int{"c9": 0}},
 		{"envelope mixing customers is refused",
 			[]events.SQSMessage{record("m1", `{"v":1,"customer_id":"c1","interactions":[{"event_id":"x","customer_id":"c2"}]}`)},
 			"", []string{"m1"}, map[string]int{}},

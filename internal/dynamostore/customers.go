@@ -15,6 +15,7 @@ import (
 	"github.com/referral-engine/referral-engine/internal/aggregate"
 	"github.com/referral-engine/referral-engine/internal/apperr"
 	"github.com/referral-engine/referral-engine/internal/rescore"
+	"github.com/referral-engine/referral-engine/internal/segment"
 )
 
 // ProfileSK is the sort key of a customer's aggregate item; other items of the customer
@@ -38,13 +39,32 @@ func NewCustomers(db Client, table string) (*Customers, error) {
 	return &Customers{db: db, table: table}, nil
 }
 
-// profileItem is the stored form: the aggregate plus its concurrency state.
+// profileItem is the stored form: the aggregate plus its concurrency state and index keys.
 type profileItem struct {
 	aggregate.Customer
-	SK        string    `dynamodbav:"sk"`
-	Version   int64     `dynamodbav:"v"`
-	Pending   []string  `dynamodbav:"pend,omitempty,stringset"`
-	UpdatedAt time.Time `dynamodbav:"upd,unixtime"`
+	SK        string           `dynamodbav:"sk"`
+	Version   int64            `dynamodbav:"v"`
+	Pending   []string         `dynamodbav:"pend,omitempty,stringset"`
+	Outbox    []segment.Change `dynamodbav:"obx,omitempty"`
+	UpdatedAt time.Time        `dynamodbav:"upd,unixtime"`
+	// SegShard keys the "segment" GSI (campaigns, segment listings).
+	SegShard string `dynamodbav:"seg_shard,omitempty"`
+	// ReviewShard and ReviewAt key the sparse "review" GSI the scheduled rescoring queries:
+	// present only while a time-driven change is ahead; ReviewAt is the next review rounded up
+	// to the hour, so that most writes leave the index untouched.
+	ReviewShard string `dynamodbav:"rv_shard,omitempty"`
+	ReviewAt    int64  `dynamodbav:"rv_at,omitempty"`
+}
+
+// Review index of the scheduled rescoring.
+const (
+	ReviewIndex  = "review"
+	ReviewShards = 16
+)
+
+// ReviewShard is the rv_shard of a customer: a stable hash of the id over ReviewShards.
+func ReviewShard(customerID string) string {
+	return fmt.Sprintf("%02d", shardOf(customerID, ReviewShards))
 }
 
 func (s *Customers) key(customerID string) map[string]types.AttributeValue {
@@ -60,7 +80,7 @@ func (s *Customers) Get(ctx context.Context, customerID string) (*aggregate.Cust
 	if err != nil || it == nil {
 		return aggregate.New(customerID), rescore.Revision{}, err
 	}
-	return &it.Customer, rescore.Revision{Exists: true, Version: it.Version, Pending: it.Pending}, nil
+	return &it.Customer, rescore.Revision{Exists: true, Version: it.Version, Pending: it.Pending, Outbox: it.Outbox}, nil
 }
 
 // Find returns a customer's aggregates for the read API (eventually consistent: half the
@@ -94,10 +114,16 @@ func (s *Customers) get(ctx context.Context, customerID string, consistent bool)
 }
 
 // Put implements rescore.Profiles: one PutItem conditional on the version read.
-func (s *Customers) Put(ctx context.Context, c *aggregate.Customer, prev rescore.Revision, pending []string, now time.Time) error {
-	item, err := attributevalue.MarshalMap(profileItem{
-		Customer: *c, SK: ProfileSK, Version: prev.Version + 1, Pending: pending, UpdatedAt: now,
-	})
+func (s *Customers) Put(ctx context.Context, c *aggregate.Customer, prev rescore.Revision, pending []string, outbox []segment.Change, now time.Time) error {
+	it := profileItem{Customer: *c, SK: ProfileSK, Version: prev.Version + 1, Pending: pending, Outbox: outbox, UpdatedAt: now}
+	if c.Segment != "" {
+		it.SegShard = SegmentShard(c.Segment, c.CustomerID)
+	}
+	if c.NextReview != nil {
+		it.ReviewShard = ReviewShard(c.CustomerID)
+		it.ReviewAt = (c.NextReview.Unix() + 3599) / 3600 * 3600
+	}
+	item, err := attributevalue.MarshalMap(it)
 	if err != nil {
 		return fmt.Errorf("marshal customer %s: %w", c.CustomerID, err)
 	}

@@ -30,9 +30,13 @@ const (
 // SegmentShard is the seg_shard value of a customer in segment: a stable hash of the customer id
 // picks one of SegmentShards shards.
 func SegmentShard(segment, customerID string) string {
+	return fmt.Sprintf("%s#%02d", segment, shardOf(customerID, SegmentShards))
+}
+
+func shardOf(id string, shards uint32) uint32 {
 	h := fnv.New32a()
-	_, _ = h.Write([]byte(customerID))
-	return fmt.Sprintf("%s#%02d", segment, h.Sum32()%SegmentShards)
+	_, _ = h.Write([]byte(id))
+	return h.Sum32() % shards
 }
 
 // Placement is what the PROFILE item says of a customer's segment and program; empty fields
@@ -161,4 +165,118 @@ func (s *Customers) countShard(ctx context.Context, shardKey, subSegment string)
 		}
 		start = out.LastEvaluatedKey
 	}
+}
+
+// Member is one row of a segment listing, from the segment index alone.
+type Member struct {
+	CustomerID  string   `json:"customer_id" dynamodbav:"customer_id"`
+	SubSegments []string `json:"sub_segments" dynamodbav:"sub,stringset,omitempty"`
+	Program     string   `json:"program" dynamodbav:"prg"`
+}
+
+// Members lists up to limit members of segment from shard `shard` on, after the customer id
+// `after` in that shard, with subSegment among theirs when set. It returns the shard and id to
+// resume from (shard == SegmentShards at the end). Reading stops at limit rows or one Query
+// per shard visited, whichever comes first, so a call costs about limit index entries.
+func (s *Customers) Members(ctx context.Context, segment, subSegment string, shard int, after string, limit int) ([]Member, int, string, error) {
+	var rows []Member
+	for shard < SegmentShards && len(rows) < limit {
+		shardKey := fmt.Sprintf("%s#%02d", segment, shard)
+		b := expression.NewBuilder().WithKeyCondition(expression.Key("seg_shard").Equal(expression.Value(shardKey)))
+		if subSegment != "" {
+			b = b.WithFilter(expression.Contains(expression.Name("sub"), subSegment))
+		}
+		expr, err := b.Build()
+		if err != nil {
+			return nil, 0, "", err
+		}
+		in := &dynamodb.QueryInput{
+			TableName: aws.String(s.table), IndexName: aws.String(SegmentIndex), Limit: aws.Int32(int32(limit - len(rows))),
+			KeyConditionExpression: expr.KeyCondition(), FilterExpression: expr.Filter(),
+			ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+		}
+		if after != "" {
+			in.ExclusiveStartKey = map[string]types.AttributeValue{
+				"seg_shard":   &types.AttributeValueMemberS{Value: shardKey},
+				"customer_id": &types.AttributeValueMemberS{Value: after},
+				"sk":          &types.AttributeValueMemberS{Value: ProfileSK},
+			}
+		}
+		out, err := s.db.Query(ctx, in)
+		if err != nil {
+			return nil, 0, "", fmt.Errorf("list segment %s: %w", shardKey, err)
+		}
+		for _, it := range out.Items {
+			var m Member
+			if err := attributevalue.UnmarshalMap(it, &m); err == nil {
+				rows = append(rows, m)
+			}
+		}
+		if lek, ok := out.LastEvaluatedKey["customer_id"].(*types.AttributeValueMemberS); ok {
+			after = lek.Value
+			if len(rows) >= limit {
+				break
+			}
+			continue
+		}
+		shard, after = shard+1, ""
+	}
+	return rows, shard, after, nil
+}
+
+// SegmentCounts counts a segment's members and, among them, each sub-segment's, in one pass
+// over the segment index (every shard in parallel; about 60 bytes read per member).
+func (s *Customers) SegmentCounts(ctx context.Context, segment string) (int, map[string]int, error) {
+	type tally struct {
+		n    int
+		subs map[string]int
+	}
+	tallies := make([]tally, SegmentShards)
+	errs := make([]error, SegmentShards)
+	var wg sync.WaitGroup
+	for shard := range SegmentShards {
+		wg.Go(func() {
+			t := tally{subs: map[string]int{}}
+			kc := expression.Key("seg_shard").Equal(expression.Value(fmt.Sprintf("%s#%02d", segment, shard)))
+			expr, err := expression.NewBuilder().WithKeyCondition(kc).WithProjection(expression.NamesList(expression.Name("sub"))).Build()
+			if err != nil {
+				errs[shard] = err
+				return
+			}
+			p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
+				TableName: aws.String(s.table), IndexName: aws.String(SegmentIndex),
+				KeyConditionExpression: expr.KeyCondition(), ProjectionExpression: expr.Projection(),
+				ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+			})
+			for p.HasMorePages() {
+				page, err := p.NextPage(ctx)
+				if err != nil {
+					errs[shard] = fmt.Errorf("count segment %s: %w", segment, err)
+					return
+				}
+				for _, it := range page.Items {
+					t.n++
+					var m Member
+					if attributevalue.UnmarshalMap(it, &m) == nil {
+						for _, sub := range m.SubSegments {
+							t.subs[sub]++
+						}
+					}
+				}
+			}
+			tallies[shard] = t
+		})
+	}
+	wg.Wait()
+	total, subs := 0, map[string]int{}
+	for i, t := range tallies {
+		if errs[i] != nil {
+			return 0, nil, errs[i]
+		}
+		total += t.n
+		for k, v := range t.subs {
+			subs[k] += v
+		}
+	}
+	return total, subs, nil
 }

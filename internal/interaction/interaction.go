@@ -81,7 +81,9 @@ const MaxFuture = 5 * time.Minute
 type Envelope struct {
 	Version      int           `json:"v"`
 	CustomerID   string        `json:"customer_id"`
-	Interactions []Interaction `json:"interactions"`
+	Interactions []Interaction `json:"interactions,omitempty"`
+	// Review asks for a re-evaluation with no new interaction (the scheduled rescoring).
+	Review bool `json:"review,omitempty"`
 }
 
 // EnvelopeVersion is the current message format.

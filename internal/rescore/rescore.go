@@ -29,6 +29,8 @@ import (
 	"github.com/referral-engine/referral-engine/internal/aggregate"
 	"github.com/referral-engine/referral-engine/internal/apperr"
 	"github.com/referral-engine/referral-engine/internal/interaction"
+	"github.com/referral-engine/referral-engine/internal/scoring"
+	"github.com/referral-engine/referral-engine/internal/segment"
 )
 
 // Revision is the concurrency state of a customer item.
@@ -36,15 +38,18 @@ type Revision struct {
 	Exists  bool
 	Version int64
 	Pending []string
+	// Outbox holds segment changes written with the aggregate but not yet recorded and
+	// published: a consumer that died after its write leaves them for the next one.
+	Outbox []segment.Change
 }
 
 // Profiles reads and writes customer aggregates.
 type Profiles interface {
 	// Get returns the customer's aggregates (aggregate.New when none) and revision.
 	Get(ctx context.Context, customerID string) (*aggregate.Customer, Revision, error)
-	// Put writes c with version prev.Version+1 and the given pending ids, on condition that
-	// the stored version is prev.Version; it returns apperr.ErrConcurrentUpdate otherwise.
-	Put(ctx context.Context, c *aggregate.Customer, prev Revision, pending []string, now time.Time) error
+	// Put writes c with version prev.Version+1, the given pending ids and outbox, on condition
+	// that the stored version is prev.Version; it returns apperr.ErrConcurrentUpdate otherwise.
+	Put(ctx context.Context, c *aggregate.Customer, prev Revision, pending []string, outbox []segment.Change, now time.Time) error
 }
 
 // Mark is what the interactions table says of one interaction.
@@ -67,9 +72,30 @@ type Marks interface {
 	MarkApplied(ctx context.Context, customerID string, eventIDs []string, now time.Time) error
 }
 
-// Hook runs on the aggregate after new interactions are applied and before it is written
-// (scoring and segmentation plug in here).
-type Hook func(c *aggregate.Customer, now time.Time)
+// Evaluator scores and segments a customer (segment.Evaluator).
+type Evaluator interface {
+	Evaluate(c *aggregate.Customer, s *scoring.Signals, now time.Time) scoring.Result
+}
+
+// ChangeSink records a segment change in the customer's history and publishes it
+// (segment.changed); the same change twice has the effect of once.
+type ChangeSink interface {
+	Record(ctx context.Context, ch segment.Change) error
+}
+
+// VoucherRequester asks for a voucher for a customer (the review-tool link: a 5-star review
+// from a customer without an active voucher gets one); issuing is idempotent downstream.
+type VoucherRequester interface {
+	RequestVoucher(ctx context.Context, customerID, reason string) error
+}
+
+// Options are the optional collaborators of the service.
+type Options struct {
+	Evaluator Evaluator
+	Changes   ChangeSink
+	Vouchers  VoucherRequester
+	Now       func() time.Time
+}
 
 // Outcome tells what Apply did.
 type Outcome struct {
@@ -83,21 +109,22 @@ type Outcome struct {
 type Service struct {
 	profiles Profiles
 	marks    Marks
-	hook     Hook
+	opt      Options
 	now      func() time.Time
 	// maxAttempts bounds retries of lost optimistic races before the batch is retried by SQS.
 	maxAttempts int
 }
 
 // New builds the service.
-func New(profiles Profiles, marks Marks, hook Hook, now func() time.Time) (*Service, error) {
+func New(profiles Profiles, marks Marks, opt Options) (*Service, error) {
 	if profiles == nil || marks == nil {
 		return nil, errors.New("rescore: profiles and marks are required")
 	}
+	now := opt.Now
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{profiles: profiles, marks: marks, hook: hook, now: now, maxAttempts: 8}, nil
+	return &Service{profiles: profiles, marks: marks, opt: opt, now: now, maxAttempts: 8}, nil
 }
 
 // Apply applies one customer's interactions exactly once.
@@ -108,10 +135,20 @@ func (s *Service) Apply(ctx context.Context, customerID string, ins []interactio
 			return out, fmt.Errorf("interaction %s is for customer %s, not %s", in.EventID, in.CustomerID, customerID)
 		}
 	}
-	ins = uniqueByEvent(ins)
+	return s.run(ctx, customerID, uniqueByEvent(ins), false)
+}
+
+// Review re-evaluates a customer whose segment may have changed with time alone (the
+// scheduled rescoring): no interaction, a fresh score and next review time.
+func (s *Service) Review(ctx context.Context, customerID string) (Outcome, error) {
+	return s.run(ctx, customerID, nil, true)
+}
+
+func (s *Service) run(ctx context.Context, customerID string, ins []interaction.Interaction, review bool) (Outcome, error) {
+	var out Outcome
 	for attempt := 1; attempt <= s.maxAttempts; attempt++ {
 		out.Attempts = attempt
-		applied, dups, c, err := s.try(ctx, customerID, ins)
+		applied, dups, c, err := s.try(ctx, customerID, ins, review)
 		if errors.Is(err, apperr.ErrConcurrentUpdate) {
 			// Jittered backoff: another consumer of this customer won the race.
 			time.Sleep(time.Duration(attempt*attempt) * 5 * time.Millisecond)
@@ -126,11 +163,18 @@ func (s *Service) Apply(ctx context.Context, customerID string, ins []interactio
 	return out, fmt.Errorf("customer %s: %d attempts lost to concurrent updates: %w", customerID, s.maxAttempts, apperr.ErrConcurrentUpdate)
 }
 
-func (s *Service) try(ctx context.Context, customerID string, ins []interaction.Interaction) (int, int, *aggregate.Customer, error) {
+func (s *Service) try(ctx context.Context, customerID string, ins []interaction.Interaction, review bool) (int, int, *aggregate.Customer, error) {
 	now := s.now()
 	c, rev, err := s.profiles.Get(ctx, customerID)
 	if err != nil {
 		return 0, 0, nil, fmt.Errorf("get customer %s: %w", customerID, err)
+	}
+	if review && !rev.Exists {
+		return 0, 0, c, nil // erased since it was found due
+	}
+	// Changes a previous consumer wrote but did not get to publish go out first.
+	if err := s.record(ctx, rev.Outbox); err != nil {
+		return 0, 0, nil, err
 	}
 	if len(rev.Pending) > 0 {
 		if err := s.marks.MarkApplied(ctx, customerID, rev.Pending, now); err != nil {
@@ -159,28 +203,63 @@ func (s *Service) try(ctx context.Context, customerID string, ins []interaction.
 		}
 	}
 	dups := len(ins) - len(fresh)
-	if len(fresh) == 0 {
-		if len(rev.Pending) == 0 {
+	if len(fresh) == 0 && !review {
+		if len(rev.Pending) == 0 && len(rev.Outbox) == 0 {
 			return 0, dups, c, nil
 		}
-		// Nothing new, but clear the pending set now that it is marked, keeping the item small.
-		if err := s.profiles.Put(ctx, c, rev, nil, now); err != nil {
+		// Nothing new, but clear the pending set now that it is marked (and the outbox now that
+		// it is published), keeping the item small.
+		if err := s.profiles.Put(ctx, c, rev, nil, nil, now); err != nil {
 			return 0, 0, nil, err
 		}
 		return 0, dups, c, nil
 	}
 	pending := make([]string, 0, len(fresh))
+	fiveStar := false
 	for _, in := range fresh {
 		c.Apply(in)
 		pending = append(pending, in.EventID)
+		fiveStar = fiveStar || (in.Type == interaction.Review && in.Properties.Stars != nil && *in.Properties.Stars == 5)
 	}
-	if s.hook != nil {
-		s.hook(c, now)
+	var outbox []segment.Change
+	if s.opt.Evaluator != nil {
+		r := s.opt.Evaluator.Evaluate(c, &c.Signals, now)
+		if ch, changed := segment.Diff(customerID, c.Result, r); changed {
+			outbox = append(outbox, ch)
+		}
+		c.Result = r
 	}
-	if err := s.profiles.Put(ctx, c, rev, pending, now); err != nil {
+	if err := s.profiles.Put(ctx, c, rev, pending, outbox, now); err != nil {
 		return 0, 0, nil, err
 	}
+	if len(outbox) > 0 {
+		if err := s.record(ctx, outbox); err != nil {
+			return 0, 0, nil, err
+		}
+		// Clear the outbox; if another consumer got there first it has published it too.
+		next := Revision{Exists: true, Version: rev.Version + 1}
+		if err := s.profiles.Put(ctx, c, next, pending, nil, now); err != nil && !errors.Is(err, apperr.ErrConcurrentUpdate) {
+			return 0, 0, nil, err
+		}
+	}
+	if fiveStar && s.opt.Vouchers != nil {
+		if err := s.opt.Vouchers.RequestVoucher(ctx, customerID, "five_star_review"); err != nil {
+			return 0, 0, nil, fmt.Errorf("request voucher for %s: %w", customerID, err)
+		}
+	}
 	return len(fresh), dups, c, nil
+}
+
+func (s *Service) record(ctx context.Context, changes []segment.Change) error {
+	if s.opt.Changes == nil {
+		return nil
+	}
+	for _, ch := range changes {
+		if err := s.opt.Changes.Record(ctx, ch); err != nil {
+			return fmt.Errorf("record segment change %s: %w", ch.ID, err)
+		}
+	}
+	return nil
 }
 
 func uniqueByEvent(ins []interaction.Interaction) []interaction.Interaction {

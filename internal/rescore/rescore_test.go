@@ -12,6 +12,7 @@ import (
 	"github.com/referral-engine/referral-engine/internal/aggregate"
 	"github.com/referral-engine/referral-engine/internal/apperr"
 	"github.com/referral-engine/referral-engine/internal/interaction"
+	"github.com/referral-engine/referral-engine/internal/segment"
 )
 
 // memory is an in-memory model of the two tables with the same conditional semantics as the
@@ -57,7 +58,7 @@ func (m *memory) Get(_ context.Context, id string) (*aggregate.Customer, Revisio
 	return &c, Revision{Exists: true, Version: m.rev.Version, Pending: slices.Clone(m.rev.Pending)}, nil
 }
 
-func (m *memory) Put(_ context.Context, c *aggregate.Customer, prev Revision, pending []string, _ time.Time) error {
+func (m *memory) Put(_ context.Context, c *aggregate.Customer, prev Revision, pending []string, outbox []segment.Change, _ time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.fail("before-put") {
@@ -66,7 +67,7 @@ func (m *memory) Put(_ context.Context, c *aggregate.Customer, prev Revision, pe
 	if prev.Exists != (m.customer != nil) || prev.Version != m.rev.Version {
 		return apperr.ErrConcurrentUpdate
 	}
-	m.customer, m.rev = c, Revision{Exists: true, Version: prev.Version + 1, Pending: pending}
+	m.customer, m.rev = c, Revision{Exists: true, Version: prev.Version + 1, Pending: pending, Outbox: outbox}
 	return nil
 }
 
@@ -132,7 +133,7 @@ func TestApplyExactlyOnce(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			m := newMemory(tc.stored...)
-			svc, err := New(m, m, nil, time.Now)
+			svc, err := New(m, m, Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -158,7 +159,7 @@ func TestApplyConcurrentConsumers(t *testing.T) {
 		ids = append(ids, fmt.Sprintf("e%02d", i))
 	}
 	m := newMemory(ids...)
-	svc, _ := New(m, m, nil, time.Now)
+	svc, _ := New(m, m, Options{})
 	svc.maxAttempts = 100
 	var wg sync.WaitGroup
 	for g := range 20 {
@@ -180,7 +181,7 @@ func TestApplyConcurrentConsumers(t *testing.T) {
 
 func TestApplyRefusesAnotherCustomersInteraction(t *testing.T) {
 	m := newMemory("a")
-	svc, _ := New(m, m, nil, time.Now)
+	svc, _ := New(m, m, Options{})
 	ins := visits("a")
 	ins[0].CustomerID = "c2"
 	if _, err := svc.Apply(context.Background(), "c1", ins); err == nil {

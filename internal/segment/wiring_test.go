@@ -13,23 +13,15 @@ import (
 	"github.com/referral-engine/referral-engine/internal/segment"
 )
 
-// wired is aggregate.Customer as the rescore wiring extends it: the signals fed by Apply and
-// the result the hook writes, flattened onto the PROFILE item.
-type wired struct {
-	aggregate.Customer
-	Signals scoring.Signals `json:"-" dynamodbav:"sig"`
-	scoring.Result
-}
+// wired is the PROFILE item's aggregate: Apply feeds the signals, the hook writes the result.
+type wired = aggregate.Customer
 
-func (w *wired) apply(in interaction.Interaction) {
-	w.Customer.Apply(in)
-	w.Signals.Observe(in)
-}
+func init() { _ = interaction.Purchase; _ = scoring.Default }
 
 // hook is the rescore Hook: evaluate, record a change, keep the result.
 func hook(ev *segment.Evaluator, changes *[]segment.Change) func(w *wired, now time.Time) {
 	return func(w *wired, now time.Time) {
-		r := ev.Evaluate(&w.Customer, &w.Signals, now)
+		r := ev.Evaluate(w, &w.Signals, now)
 		if ch, ok := segment.Diff(w.CustomerID, w.Result, r); ok {
 			*changes = append(*changes, ch)
 		}
@@ -40,9 +32,9 @@ func hook(ev *segment.Evaluator, changes *[]segment.Change) func(w *wired, now t
 func TestWiring(t *testing.T) {
 	var changes []segment.Change
 	h := hook(evaluator(t, ""), &changes)
-	w := &wired{Customer: *aggregate.New("c1")}
+	w := aggregate.New("c1")
 	for _, in := range annaInteractions() {
-		w.apply(in)
+		w.Apply(in)
 	}
 	h(w, now.Add(-20*day))
 	w.Signals.ObserveReferralClick(now.Add(-13 * day))
@@ -56,16 +48,20 @@ func TestWiring(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, _ := attributevalue.MarshalMap(w.Customer)
 	r, _ := attributevalue.MarshalMap(w.Result)
-	if len(item) != len(c)+len(r)+1 {
-		t.Errorf("attribute names clash: %d attributes, want %d+%d+1", len(item), len(c), len(r))
+	for k := range r {
+		if _, ok := item[k]; !ok {
+			t.Errorf("result attribute %q is shadowed by an aggregate attribute", k)
+		}
+	}
+	if _, ok := item["sig"]; !ok {
+		t.Error("signals not stored")
 	}
 	var back wired
 	if err := attributevalue.UnmarshalMap(item, &back); err != nil {
 		t.Fatal(err)
 	}
-	if got := evaluator(t, "").Evaluate(&back.Customer, &back.Signals, now); got.Score != w.Score || back.Segment != w.Segment ||
+	if got := evaluator(t, "").Evaluate(&back, &back.Signals, now); got.Score != w.Score || back.Segment != w.Segment ||
 		back.NextReview == nil || !back.NextReview.Equal(*w.NextReview) || len(back.SubSegments) != len(w.SubSegments) {
 		t.Errorf("round trip: %+v vs %+v", back.Result, w.Result)
 	}

@@ -1,0 +1,59 @@
+// Command schedule-rescore is the daily rescoring trigger: it fans out a review for every
+// customer whose segment can change with time alone (decay, the 30-day new-customer window,
+// the 180-day lapse), through the rescore queue.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/referral-engine/referral-engine/internal/awsclient"
+	"github.com/referral-engine/referral-engine/internal/coldstart"
+	"github.com/referral-engine/referral-engine/internal/dynamostore"
+	"github.com/referral-engine/referral-engine/internal/env"
+	"github.com/referral-engine/referral-engine/internal/meter"
+	"github.com/referral-engine/referral-engine/internal/schedule"
+	"github.com/referral-engine/referral-engine/internal/sqsqueue"
+)
+
+func main() {
+	coldstart.Run(func(ctx context.Context, log *slog.Logger) (any, error) {
+		f, err := wire(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return func(ctx context.Context, ev events.EventBridgeEvent) (map[string]int, error) {
+			start, used := time.Now(), meter.Snapshot()
+			n, err := f.Run(ctx, time.Now())
+			u := meter.Snapshot().Sub(used)
+			log.InfoContext(ctx, "scheduled rescoring", "due", n, "duration_ms", time.Since(start).Milliseconds(),
+				"rcu", u.ReadUnits(), "wcu", u.WriteUnits(), "ddb_calls", u.DynamoDBCalls, "sqs_requests", u.SQSRequests)
+			return map[string]int{"due": n}, err
+		}, nil
+	})
+}
+
+func wire(ctx context.Context) (*schedule.Fanout, error) {
+	var e env.Reader
+	customersTable := e.String("CUSTOMERS_TABLE")
+	queueURL := e.String("RESCORE_QUEUE_URL")
+	if err := e.Err(); err != nil {
+		return nil, err
+	}
+	clients, err := awsclient.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	customers, err := dynamostore.NewCustomers(clients.DynamoDB, customersTable)
+	if err != nil {
+		return nil, err
+	}
+	queue, err := sqsqueue.New(clients.SQS, queueURL)
+	if err != nil {
+		return nil, err
+	}
+	return schedule.New(customers, queue, dynamostore.ReviewShards)
+}
