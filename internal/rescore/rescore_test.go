@@ -12,6 +12,7 @@ import (
 	"github.com/referral-engine/referral-engine/internal/aggregate"
 	"github.com/referral-engine/referral-engine/internal/apperr"
 	"github.com/referral-engine/referral-engine/internal/interaction"
+	"github.com/referral-engine/referral-engine/internal/scoring"
 	"github.com/referral-engine/referral-engine/internal/segment"
 )
 
@@ -55,7 +56,7 @@ func (m *memory) Get(_ context.Context, id string) (*aggregate.Customer, Revisio
 	for k, v := range m.customer.Spend {
 		c.Spend[k] = v
 	}
-	return &c, Revision{Exists: true, Version: m.rev.Version, Pending: slices.Clone(m.rev.Pending)}, nil
+	return &c, Revision{Exists: true, Version: m.rev.Version, Pending: slices.Clone(m.rev.Pending), Outbox: slices.Clone(m.rev.Outbox)}, nil
 }
 
 func (m *memory) Put(_ context.Context, c *aggregate.Customer, prev Revision, pending []string, outbox []segment.Change, _ time.Time) error {
@@ -186,5 +187,66 @@ func TestApplyRefusesAnotherCustomersInteraction(t *testing.T) {
 	ins[0].CustomerID = "c2"
 	if _, err := svc.Apply(context.Background(), "c1", ins); err == nil {
 		t.Fatal("applied an interaction of another customer")
+	}
+}
+
+// visitsEvaluator puts a customer in "busy" from 3 visits on.
+type visitsEvaluator struct{}
+
+func (visitsEvaluator) Evaluate(c *aggregate.Customer, _ *scoring.Signals, now time.Time) scoring.Result {
+	seg := "quiet"
+	if c.Visits >= 3 {
+		seg = "busy"
+	}
+	return scoring.Result{Segment: seg, At: now}
+}
+
+type sink struct {
+	fail     int // fail this many calls first
+	recorded []string
+}
+
+func (s *sink) Record(_ context.Context, ch segment.Change) error {
+	if s.fail > 0 {
+		s.fail--
+		return errCrash
+	}
+	s.recorded = append(s.recorded, ch.From+">"+ch.To)
+	return nil
+}
+
+// A segment change is written with the aggregate and published after; a consumer that dies
+// before publishing leaves it in the outbox, and the next delivery publishes it.
+func TestSegmentChangesGoOutThroughTheOutbox(t *testing.T) {
+	m := newMemory("a", "b", "c", "d")
+	sk := &sink{}
+	svc, _ := New(m, m, Options{Evaluator: visitsEvaluator{}, Changes: sk})
+	ctx := context.Background()
+	if _, err := svc.Apply(ctx, "c1", visits("a")); err != nil {
+		t.Fatal(err)
+	}
+	sk.fail = 1 // dies publishing quiet>busy
+	if _, err := svc.Apply(ctx, "c1", visits("b", "c")); !errors.Is(err, errCrash) {
+		t.Fatalf("want the simulated crash, got %v", err)
+	}
+	if len(m.rev.Outbox) != 1 || m.customer.Segment != "busy" {
+		t.Fatalf("outbox %v segment %s", m.rev.Outbox, m.customer.Segment)
+	}
+	// Redelivery of the same batch: nothing new to apply, but the outbox goes out.
+	if _, err := svc.Apply(ctx, "c1", visits("b", "c")); err != nil {
+		t.Fatal(err)
+	}
+	if len(m.rev.Outbox) != 0 || m.customer.Visits != 3 {
+		t.Fatalf("outbox %v visits %d", m.rev.Outbox, m.customer.Visits)
+	}
+	if want := []string{">quiet", "quiet>busy"}; !slices.Equal(sk.recorded, want) {
+		t.Fatalf("recorded %v, want %v", sk.recorded, want)
+	}
+	// A review with nothing changed records nothing more.
+	if _, err := svc.Review(ctx, "c1"); err != nil {
+		t.Fatal(err)
+	}
+	if len(sk.recorded) != 2 {
+		t.Fatalf("recorded %v", sk.recorded)
 	}
 }

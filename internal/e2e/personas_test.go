@@ -1,0 +1,140 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/referral-engine/referral-engine/internal/dynamostore"
+	"github.com/referral-engine/referral-engine/internal/ingest"
+	"github.com/referral-engine/referral-engine/internal/interaction"
+	"github.com/referral-engine/referral-engine/internal/sqsqueue"
+)
+
+type persona struct {
+	Name             string           `json:"name"`
+	Now              time.Time        `json:"now"`
+	Interactions     []map[string]any `json:"interactions"`
+	ReferralActivity []struct {
+		Type string    `json:"type"`
+		At   time.Time `json:"at"`
+	} `json:"referral_activity"`
+	Expect struct {
+		Segment     string   `json:"segment"`
+		SubSegments []string `json:"sub_segments"`
+		Program     string   `json:"program"`
+	} `json:"expect"`
+}
+
+// Every persona of events/scenarios goes through the real chain (API → record-interaction →
+// SQS → rescore-customer → DynamoDB → read API) and lands where the domain texts say. The
+// fixtures' clock is moved to now, so ages are as the fixture means them.
+func TestPersonasEndToEnd(t *testing.T) {
+	files, _ := filepath.Glob("../../events/scenarios/*.json")
+	if len(files) < 10 {
+		t.Fatalf("%d persona fixtures, want at least 10", len(files))
+	}
+	// Referral activity is recorded as the referral lifecycle records it: internal
+	// interactions for the referrer, through the interactions table and the rescore queue.
+	store, err := dynamostore.NewInteractions(stack.DynamoDB, stack.Resources["InteractionsTable"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	queue, err := sqsqueue.New(stack.SQS, stack.Resources["RescoreQueue"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	internal, err := ingest.New(store, queue, 400*24*time.Hour, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	type pending struct {
+		p        persona
+		customer string
+		n        int
+	}
+	var all []pending
+	for _, f := range files {
+		var p persona
+		if err := json.Unmarshal(readFile(t, f), &p); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		shift := now.Sub(p.Now)
+		suffix := "-" + strings.TrimSuffix(filepath.Base(f), ".json")
+		var customer string
+		for _, in := range p.Interactions {
+			at, err := time.Parse(time.RFC3339, in["occurred_at"].(string))
+			if err != nil {
+				t.Fatal(err)
+			}
+			in["occurred_at"] = at.Add(shift).Format(time.RFC3339)
+			in["customer_id"] = in["customer_id"].(string) + suffix
+			in["event_id"] = in["event_id"].(string) + suffix
+			customer = in["customer_id"].(string)
+		}
+		for start := 0; start < len(p.Interactions); start += interaction.MaxBatch {
+			batch := p.Interactions[start:min(start+interaction.MaxBatch, len(p.Interactions))]
+			body, _ := json.Marshal(map[string]any{"interactions": batch})
+			if r := post(t, "/v1/interactions", body); r.Status != 202 {
+				t.Fatalf("%s: POST %d %s", p.Name, r.Status, r.Body)
+			}
+		}
+		var extra []interaction.Interaction
+		for i, a := range p.ReferralActivity {
+			typ := map[string]interaction.Type{"click": interaction.ReferralClick, "signup": interaction.ReferralSignup,
+				"successful_referral": interaction.ReferralSuccess}[a.Type]
+			if typ == "" {
+				t.Fatalf("%s: referral activity %q", p.Name, a.Type)
+			}
+			extra = append(extra, interaction.Interaction{EventID: fmt.Sprintf("activity-%d%s", i, suffix), CustomerID: customer,
+				Type: typ, OccurredAt: a.At.Add(shift), Properties: interaction.Properties{Code: "PERSONA-CODE"}})
+		}
+		if len(extra) > 0 {
+			if _, err := internal.RecordParsed(context.Background(), extra, now); err != nil {
+				t.Fatal(err)
+			}
+		}
+		all = append(all, pending{p, customer, len(p.Interactions) + len(extra)})
+	}
+	for _, pc := range all {
+		t.Run(pc.p.Name, func(t *testing.T) {
+			var m map[string]any
+			eventually(t, 60*time.Second, pc.customer+"'s interactions applied", func() bool {
+				r := get(t, "/v1/customers/"+pc.customer)
+				if r.Status != 200 {
+					return false
+				}
+				m = nil
+				r.json(t, &m)
+				return m["interactions"] == float64(pc.n)
+			})
+			var subs []string
+			for _, s := range m["sub_segments"].([]any) {
+				subs = append(subs, s.(string))
+			}
+			want := append([]string{}, pc.p.Expect.SubSegments...)
+			slices.Sort(want)
+			if m["segment"] != pc.p.Expect.Segment || !slices.Equal(subs, want) || m["program"] != pc.p.Expect.Program {
+				t.Errorf("got %v %v %v (reasons %v), want %s %v %s", m["segment"], subs, m["program"], m["reasons"],
+					pc.p.Expect.Segment, want, pc.p.Expect.Program)
+			}
+			sum := 0.0
+			for _, v := range m["breakdown"].(map[string]any) {
+				sum += v.(float64)
+			}
+			if diff := sum - m["score"].(float64); diff > 0.05 || diff < -0.05 {
+				t.Errorf("breakdown sums to %.2f, score %.2f", sum, m["score"])
+			}
+			if h, _ := m["segment_history"].([]any); len(h) == 0 {
+				t.Errorf("no segment history")
+			}
+		})
+	}
+}
