@@ -33,6 +33,7 @@ func wire(ctx context.Context, log *slog.Logger) (*consumer.Vouchers, error) {
 	var e env.Reader
 	customersTable := e.String("CUSTOMERS_TABLE")
 	vouchersTable := e.String("VOUCHERS_TABLE")
+	statsTable := e.String("STATS_TABLE")
 	voucherQueue := e.String("VOUCHER_QUEUE_URL")
 	outboundQueue := e.String("OUTBOUND_QUEUE_URL")
 	shareBase := e.String("SHARE_BASE_URL") // no request to take it from here
@@ -51,7 +52,7 @@ func wire(ctx context.Context, log *slog.Logger) (*consumer.Vouchers, error) {
 	if err != nil {
 		return nil, err
 	}
-	vouchers, err := voucherstore.New(clients.DynamoDB, vouchersTable)
+	vouchers, err := voucherstore.New(clients.DynamoDB, vouchersTable, voucherstore.WithFunnel(statsTable))
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/referral-engine/referral-engine/internal/coldstart"
 	"github.com/referral-engine/referral-engine/internal/dynamostore"
 	"github.com/referral-engine/referral-engine/internal/env"
+	"github.com/referral-engine/referral-engine/internal/funnel"
 	"github.com/referral-engine/referral-engine/internal/httpapi"
 	"github.com/referral-engine/referral-engine/internal/ingest"
 	"github.com/referral-engine/referral-engine/internal/sqsqueue"
@@ -33,6 +34,7 @@ func main() {
 func wire(ctx context.Context, log *slog.Logger) (*httpapi.Router, error) {
 	var e env.Reader
 	vouchersTable := e.String("VOUCHERS_TABLE")
+	statsTable := e.String("STATS_TABLE")
 	interactionsTable := e.String("INTERACTIONS_TABLE")
 	rescoreQueue := e.String("RESCORE_QUEUE_URL")
 	storefront := e.String("STOREFRONT_URL")
@@ -66,7 +68,11 @@ func wire(ctx context.Context, log *slog.Logger) (*httpapi.Router, error) {
 	if err != nil {
 		return nil, err
 	}
-	svc, err := click.New(click.Config{Codes: vouchers, Counter: vouchers, Recorder: rec, Storefront: storefront,
+	counters, err := funnel.New(clients.DynamoDB, statsTable)
+	if err != nil {
+		return nil, err
+	}
+	svc, err := click.New(click.Config{Codes: vouchers, Counter: vouchers, Recorder: rec, Funnel: counters, Storefront: storefront,
 		Salt: salt, Limit: limit, Log: log})
 	if err != nil {
 		return nil, err

@@ -36,6 +36,7 @@ func wire(ctx context.Context, log *slog.Logger) (*httpapi.Router, error) {
 	var e env.Reader
 	customersTable := e.String("CUSTOMERS_TABLE")
 	vouchersTable := e.String("VOUCHERS_TABLE")
+	statsTable := e.String("STATS_TABLE")
 	keysTable := e.String("API_KEYS_TABLE")
 	voucherQueue := e.String("VOUCHER_QUEUE_URL")
 	outboundQueue := e.String("OUTBOUND_QUEUE_URL")
@@ -55,7 +56,7 @@ func wire(ctx context.Context, log *slog.Logger) (*httpapi.Router, error) {
 	if err != nil {
 		return nil, err
 	}
-	vouchers, err := voucherstore.New(clients.DynamoDB, vouchersTable)
+	vouchers, err := voucherstore.New(clients.DynamoDB, vouchersTable, voucherstore.WithFunnel(statsTable))
 	if err != nil {
 		return nil, err
 	}

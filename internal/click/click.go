@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/referral-engine/referral-engine/internal/funnel"
 	"github.com/referral-engine/referral-engine/internal/ingest"
 	"github.com/referral-engine/referral-engine/internal/interaction"
 	"github.com/referral-engine/referral-engine/internal/voucher"
@@ -40,11 +41,17 @@ type Recorder interface {
 	RecordParsed(ctx context.Context, ins []interaction.Interaction, now time.Time) (ingest.Result, error)
 }
 
+// Funnel counts the referral funnel's stages (funnel.Counters).
+type Funnel interface {
+	Incr(ctx context.Context, program, stage string, n int64) error
+}
+
 // Config wires a Service.
 type Config struct {
 	Codes      Codes
 	Counter    Counter
 	Recorder   Recorder
+	Funnel     Funnel // optional: counted clicks add to the program's clicks stage
 	Storefront string // where every click lands
 	Salt       string // secret salt of the client hash, at least 16 bytes
 	Limit      int    // clicks counted per code, client and hour
@@ -142,6 +149,11 @@ func (s *Service) Handle(ctx context.Context, cl Click) (location string, outcom
 	if err != nil {
 		s.c.Log.ErrorContext(ctx, "click: record", "code", code, "error", err.Error())
 		return location, Failed
+	}
+	if s.c.Funnel != nil {
+		if err := s.c.Funnel.Incr(ctx, v.Program, funnel.Clicks, 1); err != nil {
+			s.c.Log.WarnContext(ctx, "click: funnel", "code", code, "error", err.Error())
+		}
 	}
 	return location, Counted
 }

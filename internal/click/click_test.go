@@ -35,6 +35,13 @@ func (c *counter) CountClick(_ context.Context, code, client string, at time.Tim
 	return c.n[k] <= limit, nil
 }
 
+type funnelCount map[string]int64
+
+func (f funnelCount) Incr(_ context.Context, program, stage string, n int64) error {
+	f[program+"/"+stage] += n
+	return nil
+}
+
 type recorder struct {
 	ins []interaction.Interaction
 	err error
@@ -57,7 +64,7 @@ func TestClicks(t *testing.T) {
 	unknown, _ := voucher.NewCode("")
 	broken, _ := voucher.NewCode("")
 	vouchers := map[voucher.Code]voucher.Voucher{
-		good:    {Code: good, CustomerID: "anna", Status: voucher.StatusActive, ExpiresAt: now.Add(time.Hour), UseLimit: 3},
+		good:    {Code: good, CustomerID: "anna", Program: "ambassador", Status: voucher.StatusActive, ExpiresAt: now.Add(time.Hour), UseLimit: 3},
 		expired: {Code: expired, CustomerID: "anna", Status: voucher.StatusActive, ExpiresAt: now, UseLimit: 3},
 		used:    {Code: used, CustomerID: "anna", Status: voucher.StatusActive, ExpiresAt: now.Add(time.Hour), UseLimit: 3, Uses: 3},
 		revoked: {Code: revoked, CustomerID: "anna", Status: voucher.StatusRevoked, ExpiresAt: now.Add(time.Hour), UseLimit: 3},
@@ -75,7 +82,8 @@ func TestClicks(t *testing.T) {
 	})
 	cnt := &counter{n: map[string]int{}}
 	rec := &recorder{}
-	svc, err := New(Config{Codes: codes, Counter: cnt, Recorder: rec, Storefront: "https://shop.example.com/?lang=de",
+	fun := funnelCount{}
+	svc, err := New(Config{Codes: codes, Counter: cnt, Recorder: rec, Funnel: fun, Storefront: "https://shop.example.com/?lang=de",
 		Salt: "a-salt-of-16-bytes", Limit: 2, Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
@@ -108,6 +116,9 @@ func TestClicks(t *testing.T) {
 		if loc != tc.loc || out != tc.outcome || reads-before != tc.readsMore {
 			t.Errorf("%s: %s %s (%d reads), want %s %s (%d)", tc.name, loc, out, reads-before, tc.loc, tc.outcome, tc.readsMore)
 		}
+	}
+	if len(fun) != 1 || fun["ambassador/clicks"] != 3 {
+		t.Errorf("funnel %v, want 3 ambassador clicks", fun)
 	}
 	if len(rec.ins) != 3 {
 		t.Fatalf("recorded %d clicks, want 3: %+v", len(rec.ins), rec.ins)

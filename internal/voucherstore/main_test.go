@@ -36,7 +36,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	tpl := filepath.Join(dir, "template.yaml")
-	if err := tablesOnly(filepath.Join(repo, "template.yaml"), tpl, "VouchersTable", "CustomersTable"); err != nil {
+	if err := tablesOnly(filepath.Join(repo, "template.yaml"), tpl, "VouchersTable", "CustomersTable", "StatsTable"); err != nil {
 		fmt.Fprintln(os.Stderr, "voucherstore:", err)
 		os.Exit(1)
 	}

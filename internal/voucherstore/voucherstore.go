@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/referral-engine/referral-engine/internal/funnel"
 	"github.com/referral-engine/referral-engine/internal/voucher"
 )
 
@@ -33,14 +34,26 @@ type Client interface {
 type Store struct {
 	db    Client
 	table string
+	stats string // StatsTable counting vouchers_issued in the issue transaction; "" for none
 }
 
+// Option configures a Store.
+type Option func(*Store)
+
+// WithFunnel counts every voucher issued in the funnel's vouchers_issued counter of statsTable,
+// inside the issuing transaction: exactly once per voucher.
+func WithFunnel(statsTable string) Option { return func(s *Store) { s.stats = statsTable } }
+
 // New builds the store; it rejects a nil client or an empty table name at wiring time.
-func New(db Client, table string) (*Store, error) {
+func New(db Client, table string, opts ...Option) (*Store, error) {
 	if db == nil || table == "" {
 		return nil, errors.New("voucherstore: client and table are required")
 	}
-	return &Store{db: db, table: table}, nil
+	s := &Store{db: db, table: table}
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
 }
 
 // Keys of the items.
@@ -178,12 +191,20 @@ func (s *Store) put(ctx context.Context, v voucher.Voucher, now time.Time) error
 	if err != nil {
 		return err
 	}
-	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+	items := []types.TransactWriteItem{
 		{Put: &types.Put{TableName: aws.String(s.table), Item: owner, ConditionExpression: ownerCond.Condition(),
 			ExpressionAttributeNames: ownerCond.Names(), ExpressionAttributeValues: ownerCond.Values()}},
 		{Put: &types.Put{TableName: aws.String(s.table), Item: code, ConditionExpression: codeCond.Condition(),
 			ExpressionAttributeNames: codeCond.Names()}},
-	}})
+	}
+	if s.stats != "" {
+		count, err := funnel.TransactItem(s.stats, v.Program, funnel.VouchersIssued, 1)
+		if err != nil {
+			return err
+		}
+		items = append(items, count)
+	}
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	if err == nil {
 		return nil
 	}

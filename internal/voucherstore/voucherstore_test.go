@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/referral-engine/referral-engine/internal/funnel"
 	"github.com/referral-engine/referral-engine/internal/voucher"
 	"github.com/referral-engine/referral-engine/internal/voucherstore"
 )
@@ -110,10 +111,19 @@ func TestExpiredVoucherIsReplaced(t *testing.T) {
 	}
 }
 
-// 20 concurrent requests for one customer and program: one code, one creation.
+// 20 concurrent requests for one customer and program: one code, one creation, counted once in
+// the funnel.
 func TestIssueRace(t *testing.T) {
 	ctx := context.Background()
-	s := newStore(t)
+	s, err := voucherstore.New(stack.DynamoDB, stack.Resources["VouchersTable"], voucherstore.WithFunnel(stack.Resources["StatsTable"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	counters, err := funnel.New(stack.DynamoDB, stack.Resources["StatsTable"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	issuedBefore := issuedCount(t, counters)
 	for round := range 3 {
 		customer := fmt.Sprintf("vs-race-%d", round)
 		const n = 20
@@ -151,6 +161,18 @@ func TestIssueRace(t *testing.T) {
 			t.Fatalf("stored %+v %v", list, err)
 		}
 	}
+	if n := issuedCount(t, counters) - issuedBefore; n != 3 {
+		t.Errorf("funnel counted %d vouchers issued, want 3", n)
+	}
+}
+
+func issuedCount(t *testing.T, c *funnel.Counters) int64 {
+	t.Helper()
+	f, err := c.Read(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f["accelerator"][funnel.VouchersIssued]
 }
 
 func TestIssueRefusesBadRequests(t *testing.T) {
