@@ -6,7 +6,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -32,6 +31,7 @@ import (
 	"github.com/referral-engine/referral-engine/internal/awsclient"
 	"github.com/referral-engine/referral-engine/internal/localrun"
 	"github.com/referral-engine/referral-engine/internal/meter"
+	"github.com/referral-engine/referral-engine/internal/usage"
 )
 
 func main() {
@@ -98,7 +98,7 @@ func run(n, conc, customers int) error {
 	})
 
 	// The system, end to end.
-	offsets := logOffsets(st)
+	mark := usage.Start(st)
 	u1 := meter.Snapshot()
 	start := time.Now()
 	apiLat, apiWall := timeAll(n, conc, func(i int) error { return postOne(st, body(i, "sys")) })
@@ -106,10 +106,10 @@ func run(n, conc, customers int) error {
 	endToEnd := time.Since(start)
 	waitIdle(ctx, plainSQS, st.Resources["RescoreQueue"])
 	runnerUse := meter.Snapshot().Sub(u1) // the event source mapping's SQS polls
-	fnUse := usageSince(st, offsets)
+	fnUse := usage.Sum(mark.Since(st))
 	pendingMarks := countPending(ctx, plain, st.Resources["CustomersTable"], "sys-cust-")
 
-	wcu := fnUse.wcu + float64(pendingMarks) // each outstanding pending id costs one mark later
+	wcu := fnUse.WriteUnits + float64(pendingMarks) // each outstanding pending id costs one mark later
 	per := func(v float64) float64 { return v / float64(n) }
 	fmt.Printf("\nbench-ingest: %d purchase interactions, %d clients, %d customers, one interaction per request\n\n", n, conc, customers)
 	fmt.Printf("%-34s %12s %12s %8s\n", "", "system", "floor", "ratio")
@@ -119,10 +119,10 @@ func run(n, conc, customers int) error {
 	fmt.Printf("%-34s %12.2f %12s %8.2f\n", "PutItem+SendMessage p50 (ms)", ms(pct(workLat, 50)), "", ms(pct(workLat, 50))/ms(pct(floorLat, 50)))
 	fmt.Printf("%-34s %12.0f %12s\n", "interactions/s end to end (applied)", float64(applied)/endToEnd.Seconds(), "-")
 	fmt.Printf("%-34s %12.2f %12.2f %8.2f\n", "write units / interaction", per(wcu), per(floorUse.WriteUnits()), per(wcu)/per(floorUse.WriteUnits()))
-	fmt.Printf("%-34s %12.2f %12.2f\n", "read units / interaction", per(fnUse.rcu), per(floorUse.ReadUnits()))
-	fmt.Printf("%-34s %12.3f %12s\n", "SQS requests / interaction (send)", per(fnUse.sqs), "-")
+	fmt.Printf("%-34s %12.2f %12.2f\n", "read units / interaction", per(fnUse.ReadUnits), per(floorUse.ReadUnits()))
+	fmt.Printf("%-34s %12.3f %12s\n", "SQS requests / interaction (send)", per(fnUse.SQSRequests), "-")
 	fmt.Printf("%-34s %12.3f %12s\n", "SQS requests / interaction (poll)", per(float64(runnerUse.SQSRequests)), "-")
-	fmt.Printf("%-34s %12.2f %12.2f\n", "DynamoDB calls / interaction", per(fnUse.calls), per(float64(floorUse.DynamoDBCalls)))
+	fmt.Printf("%-34s %12.2f %12.2f\n", "DynamoDB calls / interaction", per(fnUse.DynamoDBCalls), per(float64(floorUse.DynamoDBCalls)))
 	fmt.Printf("\n(write units include %d applied-marks still pending at the end, 1 unit each; applied %d of %d)\n", pendingMarks, applied, n)
 	fmt.Printf("targets: <= 4 write units, <= 2 read units per interaction; API p50 <= 3x the bare PutItem p50\n")
 	if applied != n {
@@ -250,50 +250,3 @@ func forEachCustomer(ctx context.Context, db *dynamodb.Client, table, prefix str
 	}
 }
 
-type fnUsage struct{ rcu, wcu, sqs, calls float64 }
-
-var functions = []string{"RecordInteractionFunction", "RescoreCustomerFunction", "ReadApiFunction"}
-
-func logOffsets(st *localrun.Stack) map[string]int64 {
-	out := map[string]int64{}
-	for _, f := range functions {
-		if fi, err := os.Stat(st.LogPath(f)); err == nil {
-			out[f] = fi.Size()
-		}
-	}
-	return out
-}
-
-// usageSince adds up the usage each invocation logged (rcu, wcu, sqs_requests, ddb_calls).
-func usageSince(st *localrun.Stack, offsets map[string]int64) fnUsage {
-	var u fnUsage
-	for _, f := range functions {
-		fh, err := os.Open(st.LogPath(f))
-		if err != nil {
-			continue
-		}
-		_, _ = fh.Seek(offsets[f], io.SeekStart)
-		sc := bufio.NewScanner(fh)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			line := sc.Bytes()
-			if i := bytes.IndexByte(line, '{'); i >= 0 {
-				line = line[i:]
-			}
-			var rec struct {
-				RCU   *float64 `json:"rcu"`
-				WCU   float64  `json:"wcu"`
-				SQS   float64  `json:"sqs_requests"`
-				Calls float64  `json:"ddb_calls"`
-			}
-			if json.Unmarshal(line, &rec) == nil && rec.RCU != nil {
-				u.rcu += *rec.RCU
-				u.wcu += rec.WCU
-				u.sqs += rec.SQS
-				u.calls += rec.Calls
-			}
-		}
-		fh.Close()
-	}
-	return u
-}
