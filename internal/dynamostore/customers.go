@@ -51,7 +51,7 @@ type profileItem struct {
 	SegShard string `dynamodbav:"seg_shard,omitempty"`
 	// ReviewShard and ReviewAt key the sparse "review" GSI the scheduled rescoring queries:
 	// present only while a time-driven change is ahead; ReviewAt is the next review rounded up
-	// to the hour, so that most writes leave the index untouched.
+	// to the day (the schedule runs daily), so that most writes leave the index untouched.
 	ReviewShard string `dynamodbav:"rv_shard,omitempty"`
 	ReviewAt    int64  `dynamodbav:"rv_at,omitempty"`
 }
@@ -121,7 +121,8 @@ func (s *Customers) Put(ctx context.Context, c *aggregate.Customer, prev rescore
 	}
 	if c.NextReview != nil {
 		it.ReviewShard = ReviewShard(c.CustomerID)
-		it.ReviewAt = (c.NextReview.Unix() + 3599) / 3600 * 3600
+		const day = 24 * 3600
+		it.ReviewAt = (c.NextReview.Unix() + day - 1) / day * day
 	}
 	item, err := attributevalue.MarshalMap(it)
 	if err != nil {
