@@ -40,8 +40,8 @@ test: install-emulators
 ## fuzz: each fuzz test for FUZZTIME (CI runs it from `make test`); one line per target
 FUZZTIME ?= 20s
 fuzz:
-	go test -run '^$$' -fuzz '^FuzzDecodeRedemption$$' -fuzztime $(FUZZTIME) ./internal/referral
-	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/voucher
+	bash scripts/fuzz ./internal/referral FuzzDecodeRedemption $(FUZZTIME)
+	bash scripts/fuzz ./internal/voucher FuzzParse $(FUZZTIME)
 
 test-unit:
 	go test -count=1 -short ./...
