@@ -42,7 +42,8 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	if code != 0 {
 		for _, f := range []string{"RecordInteractionFunction", "RescoreCustomerFunction", "ReadApiFunction",
-			"IssueVoucherFunction", "CampaignWorkerFunction", "ClickRedirectFunction"} {
+			"IssueVoucherFunction", "CampaignWorkerFunction", "ClickRedirectFunction",
+			"RedeemReferralFunction", "GrantRewardFunction", "ReleaseRewardsFunction", "MarketingApiFunction"} {
 			if b, err := os.ReadFile(stack.LogPath(f)); err == nil {
 				fmt.Fprintf(os.Stderr, "---- %s log (tail) ----\n%s\n", f, tail(b, 3000))
 			}
