@@ -104,12 +104,18 @@ func ExampleEvaluator_Evaluate() {
 	// Next review: 2026-12-11T09:00:57Z
 }
 
-var updateDocs = flag.Bool("update-docs", false, "rewrite the generated parts of docs/scoring.md")
+var updateDocs = flag.Bool("update-docs", false, "rewrite the generated parts of docs/scoring.md and README.md")
 
-// TestDocs keeps docs/scoring.md's weights table and example breakdown equal to what the code
-// computes: run with -update-docs after changing defaults.yaml.
+// TestDocs keeps the weights table and example breakdown of docs/scoring.md and of the README's
+// "How scoring works" equal to what the code computes: run with -update-docs after changing
+// defaults.yaml.
 func TestDocs(t *testing.T) {
-	const path = "../../docs/scoring.md"
+	for _, path := range []string{"../../docs/scoring.md", "../../README.md"} {
+		checkDoc(t, path)
+	}
+}
+
+func checkDoc(t *testing.T, path string) {
 	doc, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
