@@ -97,6 +97,24 @@ func post(t *testing.T, path string, body []byte) response {
 
 func get(t *testing.T, path string) response { return call(t, http.MethodGet, path, nil, stack.APIKey) }
 
+// getCSV asks for the CSV form of a listing.
+func getCSV(t *testing.T, path string) (response, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, stack.APIURL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("x-api-key", stack.APIKey)
+	req.Header.Set("accept", "text/csv")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{resp.StatusCode, b}, resp.Header.Get("content-type")
+}
+
 func readFile(t *testing.T, path string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(path)

@@ -138,3 +138,83 @@ func TestPersonasEndToEnd(t *testing.T) {
 		})
 	}
 }
+
+// The segment reads agree with the customers' own views: counts, a paginated listing (one
+// member a page) and the CSV export.
+func TestSegmentReads(t *testing.T) {
+	TestPersonasEndToEnd(t) // idempotent: replays are duplicates; makes sure segments are populated
+	r := get(t, "/v1/segments")
+	var counts struct {
+		Segments []struct {
+			Segment     string         `json:"segment"`
+			Program     string         `json:"program"`
+			Customers   int            `json:"customers"`
+			SubSegments map[string]int `json:"sub_segments"`
+		} `json:"segments"`
+	}
+	r.json(t, &counts)
+	if r.Status != 200 || len(counts.Segments) != 3 {
+		t.Fatalf("GET /v1/segments: %d %s", r.Status, r.Body)
+	}
+	ambassadors := 0
+	for _, s := range counts.Segments {
+		if s.Segment == "ambassador" {
+			ambassadors = s.Customers
+			if s.Program != "ambassador" || s.SubSegments["social_follower"] < 1 {
+				t.Errorf("ambassador counts %+v", s)
+			}
+		}
+	}
+	if ambassadors < 2 {
+		t.Fatalf("%d ambassadors, want the two ambassador personas at least: %s", ambassadors, r.Body)
+	}
+	var ids []string
+	cursor := ""
+	for page := 0; page < 100; page++ {
+		r := get(t, "/v1/segments/ambassador/customers?limit=1&cursor="+cursor)
+		var p struct {
+			Customers []struct {
+				CustomerID string `json:"customer_id"`
+			} `json:"customers"`
+			Next string `json:"next_cursor"`
+		}
+		r.json(t, &p)
+		if r.Status != 200 || len(p.Customers) > 1 {
+			t.Fatalf("page %d: %d %s", page, r.Status, r.Body)
+		}
+		for _, c := range p.Customers {
+			ids = append(ids, c.CustomerID)
+		}
+		if p.Next == "" {
+			break
+		}
+		cursor = p.Next
+	}
+	if len(ids) != ambassadors {
+		t.Errorf("listed %d ambassadors, counted %d", len(ids), ambassadors)
+	}
+	req := call(t, "GET", "/v1/segments/future_ambassador/customers?sub_segment=lapsed", nil, stack.APIKey)
+	if req.Status != 200 || !strings.Contains(string(req.Body), "lapsed") {
+		t.Errorf("lapsed listing: %d %s", req.Status, req.Body)
+	}
+	if r := get(t, "/v1/segments/vip/customers"); r.Status != 400 {
+		t.Errorf("unknown segment: %d", r.Status)
+	}
+	if r := get(t, "/v1/programs"); r.Status != 200 || !strings.Contains(string(r.Body), "accelerator") {
+		t.Errorf("programs: %d %s", r.Status, r.Body)
+	}
+}
+
+func TestSegmentCSVExport(t *testing.T) {
+	TestPersonasEndToEnd(t)
+	r, ctype := getCSV(t, "/v1/segments/opportunist/customers?limit=1000")
+	lines := strings.Split(strings.TrimSpace(string(r.Body)), "\n")
+	if r.Status != 200 || !strings.HasPrefix(ctype, "text/csv") || lines[0] != "customer_id,segment,sub_segments,program" || len(lines) < 3 {
+		t.Fatalf("CSV: %d %s %q", r.Status, ctype, r.Body)
+	}
+	for _, l := range lines[1:] {
+		if !strings.Contains(l, ",opportunist,") || !strings.HasSuffix(l, ",loyalty") {
+			t.Errorf("CSV line %q", l)
+		}
+	}
+}
