@@ -195,28 +195,41 @@ func (s *Service) friend(ctx context.Context, r Redemption) (Friend, error) {
 }
 
 // afterRedeem publishes referral.redeemed, records the referrer's referral_signup and, when the
-// hold is over (a 0-day window), enqueues the grant. Each is idempotent.
+// hold is over (a 0-day window), enqueues the grant: concurrently, each idempotent.
 func (s *Service) afterRedeem(ctx context.Context, ref *Referral, now time.Time) error {
-	if err := s.d.Events.Publish(ctx, outbound.Event{
-		ID: outbound.ReferralRedeemed + ":" + ref.ID, Type: outbound.ReferralRedeemed, At: ref.CreatedAt, CustomerID: ref.ReferrerID,
-		Data: map[string]any{"referral_id": ref.ID, "code": ref.Code, "program": ref.Program, "order_id": ref.OrderID,
-			"friend_customer_id": ref.FriendCustomerID, "order_total": ref.OrderTotal, "currency": ref.Currency,
-			"reward": ref.Reward, "friend_offer": ref.FriendOffer, "release_at": ref.ReleaseAt},
-	}); err != nil {
-		return err
+	publish := func() error {
+		return s.d.Events.Publish(ctx, outbound.Event{
+			ID: outbound.ReferralRedeemed + ":" + ref.ID, Type: outbound.ReferralRedeemed, At: ref.CreatedAt, CustomerID: ref.ReferrerID,
+			Data: map[string]any{"referral_id": ref.ID, "code": ref.Code, "program": ref.Program, "order_id": ref.OrderID,
+				"friend_customer_id": ref.FriendCustomerID, "order_total": ref.OrderTotal, "currency": ref.Currency,
+				"reward": ref.Reward, "friend_offer": ref.FriendOffer, "release_at": ref.ReleaseAt},
+		})
 	}
-	if _, err := s.d.Recorder.RecordParsed(ctx, []interaction.Interaction{{
-		EventID: "signup-" + ref.ID, CustomerID: ref.ReferrerID, Type: interaction.ReferralSignup, OccurredAt: ref.CreatedAt,
-		Properties: interaction.Properties{Code: ref.Code},
-	}}, now); err != nil {
-		return fmt.Errorf("record referral_signup of %s: %w", ref.ID, err)
-	}
-	if ref.Status == Pending && ref.Due(now) && s.d.Grants != nil {
-		if err := s.EnqueueGrants(ctx, []string{ref.ID}); err != nil {
-			return err
+	record := func() error {
+		if _, err := s.d.Recorder.RecordParsed(ctx, []interaction.Interaction{{
+			EventID: "signup-" + ref.ID, CustomerID: ref.ReferrerID, Type: interaction.ReferralSignup, OccurredAt: ref.CreatedAt,
+			Properties: interaction.Properties{Code: ref.Code},
+		}}, now); err != nil {
+			return fmt.Errorf("record referral_signup of %s: %w", ref.ID, err)
 		}
+		return nil
 	}
-	return nil
+	steps := []func() error{publish, record}
+	if ref.Status == Pending && ref.Due(now) && s.d.Grants != nil {
+		steps = append(steps, func() error { return s.EnqueueGrants(ctx, []string{ref.ID}) })
+	}
+	return concurrently(steps...)
+}
+
+// concurrently runs fs at once and joins their errors.
+func concurrently(fs ...func() error) error {
+	errs := make([]error, len(fs))
+	var wg sync.WaitGroup
+	for i, f := range fs {
+		wg.Go(func() { errs[i] = f() })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // GrantMessage is the grant queue's message.
@@ -302,17 +315,22 @@ func (s *Service) Grant(ctx context.Context, id string) (GrantOutcome, error) {
 		if ref.GrantedAt != nil {
 			at = *ref.GrantedAt
 		}
-		if err := s.d.Events.Publish(ctx, outbound.Event{
-			ID: outbound.RewardGranted + ":" + ref.ID, Type: outbound.RewardGranted, At: at, CustomerID: ref.ReferrerID,
-			Data: map[string]any{"referral_id": ref.ID, "program": ref.Program, "order_id": ref.OrderID, "reward": ref.Reward},
-		}); err != nil {
+		err = concurrently(func() error {
+			return s.d.Events.Publish(ctx, outbound.Event{
+				ID: outbound.RewardGranted + ":" + ref.ID, Type: outbound.RewardGranted, At: at, CustomerID: ref.ReferrerID,
+				Data: map[string]any{"referral_id": ref.ID, "program": ref.Program, "order_id": ref.OrderID, "reward": ref.Reward},
+			})
+		}, func() error {
+			if _, err := s.d.Recorder.RecordParsed(ctx, []interaction.Interaction{{
+				EventID: "success-" + ref.ID, CustomerID: ref.ReferrerID, Type: interaction.ReferralSuccess, OccurredAt: at,
+				Properties: interaction.Properties{Code: ref.Code, OrderID: ref.OrderID},
+			}}, now); err != nil {
+				return fmt.Errorf("record referral_success of %s: %w", ref.ID, err)
+			}
+			return nil
+		})
+		if err != nil {
 			return "", err
-		}
-		if _, err := s.d.Recorder.RecordParsed(ctx, []interaction.Interaction{{
-			EventID: "success-" + ref.ID, CustomerID: ref.ReferrerID, Type: interaction.ReferralSuccess, OccurredAt: at,
-			Properties: interaction.Properties{Code: ref.Code, OrderID: ref.OrderID},
-		}}, now); err != nil {
-			return "", fmt.Errorf("record referral_success of %s: %w", ref.ID, err)
 		}
 		return out, nil
 	}
