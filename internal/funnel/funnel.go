@@ -129,7 +129,6 @@ type Funnel map[string]int64
 // Read sums every shard of every stage of each program in Programs: BatchGetItem calls of 100
 // keys, in parallel.
 func (c *Counters) Read(ctx context.Context) (map[string]Funnel, error) {
-	type slot struct{ program, stage string }
 	var keys []map[string]types.AttributeValue
 	for _, p := range Programs {
 		for _, s := range Stages {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/referral-engine/referral-engine/internal/awsclient"
 	"github.com/referral-engine/referral-engine/internal/emulator"
+	"github.com/referral-engine/referral-engine/internal/funnel"
 	"github.com/referral-engine/referral-engine/internal/ledger"
 	"github.com/referral-engine/referral-engine/internal/localrun"
 	"github.com/referral-engine/referral-engine/internal/meter"
@@ -282,5 +283,45 @@ func TestLifecycleAndUnits(t *testing.T) {
 		if l.CustomerID == "st-life" {
 			t.Errorf("reversed referral on the leaderboard: %+v", l)
 		}
+	}
+}
+
+// The funnel counters other functions share: Incr on random shards, Read sums them; the
+// transaction items of redeem and grant count first orders and rewards.
+func TestFunnelCounters(t *testing.T) {
+	ctx := context.Background()
+	f, err := funnel.New(db, stack.Resources["StatsTable"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := f.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 40 {
+		if err := f.Incr(ctx, "loyalty", funnel.Clicks, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.Incr(ctx, "loyalty", "bogus", 1); err == nil {
+		t.Error("unknown stage accepted")
+	}
+	c := putCode(t, "ST-FUN", "st-fun", 100, 0)
+	r := newRef(c, "st-fun-1", "st-fun-f1", "")
+	if err := store.Redeem(ctx, r, c, nil, 20, now); err != nil {
+		t.Fatal(err)
+	}
+	after, err := f.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := after["loyalty"][funnel.Clicks] - before["loyalty"][funnel.Clicks]; d != 40 {
+		t.Errorf("clicks +%d, want +40", d)
+	}
+	if d := after["ambassador"][funnel.FirstOrders] - before["ambassador"][funnel.FirstOrders]; d != 1 {
+		t.Errorf("first orders +%d, want +1", d)
+	}
+	if len(after) != len(funnel.Programs) || len(after["accelerator"]) != len(funnel.Stages) {
+		t.Errorf("%v", after)
 	}
 }
