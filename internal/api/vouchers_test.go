@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/url"
+	"os"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -109,5 +110,47 @@ func TestClickRoute(t *testing.T) {
 	if len(f.got) != 1 || f.got[0].Code != want.Code || f.got[0].ClientIP != want.ClientIP || f.got[0].RequestID != "rid" ||
 		f.got[0].Query.Get("utm_source") != "mail" {
 		t.Errorf("click %+v", f.got)
+	}
+}
+
+// The sample events (sam local invoke -e events/<file> <Function>) go through the routers the
+// functions use.
+func TestVoucherSampleEvents(t *testing.T) {
+	f := &issuerFake{created: true}
+	vr := httpapi.NewRouter(keys, nil)
+	RegisterVouchers(vr, f, "")
+	c := &clickerFake{}
+	cr := httpapi.NewRouter(nil, nil)
+	RegisterClicks(cr, c)
+	for _, tc := range []struct {
+		file   string
+		router *httpapi.Router
+		status int
+	}{
+		{"issue-voucher.json", vr, 201},
+		{"launch-campaign.json", vr, 202},
+		{"click-redirect.json", cr, 302},
+	} {
+		var req httpapi.Request
+		b, err := os.ReadFile("../../events/" + tc.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, &req); err != nil {
+			t.Fatal(err)
+		}
+		resp, _ := tc.router.Serve(context.Background(), req)
+		if resp.StatusCode != tc.status {
+			t.Errorf("%s: %d %s", tc.file, resp.StatusCode, resp.Body)
+		}
+	}
+	if len(f.asks) != 1 || f.asks[0].CustomerID != "cust-marco" || f.asks[0].FirstName != "Marco" || f.asks[0].ShareBase != "http://127.0.0.1:3000" {
+		t.Errorf("asks %+v", f.asks)
+	}
+	if len(f.campaigns) != 1 || f.campaigns[0].SubSegment != "engaged_non_sharer" {
+		t.Errorf("campaigns %+v", f.campaigns)
+	}
+	if len(c.got) != 1 || c.got[0].Code != "marco-puyxmrws" || c.got[0].ClientIP != "203.0.113.7" || c.got[0].Query.Get("utm_source") != "whatsapp" {
+		t.Errorf("clicks %+v", c.got)
 	}
 }
