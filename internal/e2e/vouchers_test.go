@@ -234,6 +234,7 @@ func TestVoucherAskTwice(t *testing.T) {
 // GET /r/{code}: 302 to the storefront with ref for a usable code, without it otherwise; the
 // click counts for the referrer, at most ClickLimitPerHour (5) times per client and hour.
 func TestClickRedirect(t *testing.T) {
+	hour := time.Now().UTC().Truncate(time.Hour) // the limit is per clock hour
 	newCustomer(t, "v-clara")
 	status, v := askVoucher(t, "v-clara", ``)
 	if status != 201 {
@@ -249,7 +250,11 @@ func TestClickRedirect(t *testing.T) {
 		t.Errorf("lower case: %d %q", code, loc)
 	}
 	unknown, _ := voucher.NewCode("")
-	for _, path := range []string{"/r/" + string(unknown), "/r/not-a-code", "/r/%00%01", "/r/" + v.Code[:len(v.Code)-1] + "Z"} {
+	typo := v.Code[:len(v.Code)-1] + "Z" // another check symbol: malformed
+	if strings.HasSuffix(v.Code, "Z") {
+		typo = v.Code[:len(v.Code)-1] + "Y"
+	}
+	for _, path := range []string{"/r/" + string(unknown), "/r/not-a-code", "/r/%00%01", "/r/" + typo} {
 		code, loc, h := follow(t, path, "")
 		if code != 302 || loc != "https://shop.example.com" || h.Get("cache-control") != "no-store" {
 			t.Errorf("GET %s: %d %q", path, code, loc)
@@ -269,12 +274,14 @@ func TestClickRedirect(t *testing.T) {
 			t.Errorf("click over the limit: %d %q", code, loc)
 		}
 	}
+	sameHour := time.Now().UTC().Truncate(time.Hour).Equal(hour)
 	eventually(t, 30*time.Second, "5 link clicks on v-clara", func() bool {
 		_, m := customer(t, "v-clara")
-		return m["link_clicks"] == 5.0
+		n, _ := m["link_clicks"].(float64)
+		return n >= 5
 	})
 	queueIdle(t)
-	if _, m := customer(t, "v-clara"); m["link_clicks"] != 5.0 {
+	if _, m := customer(t, "v-clara"); m["link_clicks"] != 5.0 && sameHour {
 		t.Errorf("link clicks %v, want 5 (the limit)", m["link_clicks"])
 	}
 	// The click record keeps a hashed client, never the IP, and expires.
