@@ -329,6 +329,7 @@ func TestReferralRefusalsStoreNothing(t *testing.T) {
 		{"limit", redemption{Code: "RF-FULL", Order: "rf-o4", Friend: "rf-f4"}, referral.CodeLimitReached},
 		{"self: same customer", redemption{Code: "RF-REF", Order: "rf-o5", Friend: "rf-referrer"}, referral.SelfReferral},
 		{"self: referrer's email", redemption{Code: "RF-F1", Order: "rf-o6", Friend: "rf-alias", Email: "Friend1@Example.com"}, referral.SelfReferral},
+		{"self: referrer's email alias", redemption{Code: "RF-F1", Order: "rf-o6b", Friend: "rf-alias1b", Email: "friend1+promo@example.com"}, referral.SelfReferral},
 		{"self: referrer's payment fingerprint", redemption{Code: "RF-F1", Order: "rf-o7", Friend: "rf-alias2", Fingerprints: map[string]string{"payment": "pm_friend1_card"}}, referral.SelfReferral},
 		{"self: referrer's device fingerprint", redemption{Code: "RF-F1", Order: "rf-o8", Friend: "rf-alias3", Fingerprints: map[string]string{"device": "dev_friend1_phone", "address": "addr_other_000"}}, referral.SelfReferral},
 		{"not first: has orders", redemption{Code: "RF-REF", Order: "rf-o9", Friend: "rf-buyer"}, referral.NotFirstPurchase},

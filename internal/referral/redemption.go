@@ -187,7 +187,9 @@ func NormalizeCode(s string) (string, bool) {
 	return strings.ToUpper(s), true
 }
 
-// EmailHash normalises an email (trimmed, lower case) and returns its hex SHA-256.
+// EmailHash normalises an email and returns its hex SHA-256. Normalising (trimmed, lower case,
+// a "+tag" dropped, and for Gmail the dots of the local part and googlemail.com) makes the aliases
+// of one mailbox hash alike, so a friend cannot pass the email guard with anna+2@ or a.nna@.
 func EmailHash(email string) (string, error) {
 	e := strings.ToLower(strings.TrimSpace(email))
 	if e == "" || len(e) > 254 || !utf8.ValidString(e) {
@@ -197,8 +199,28 @@ func EmailHash(email string) (string, error) {
 	if err != nil || a.Address != e || a.Name != "" || !strings.Contains(e[strings.LastIndexByte(e, '@')+1:], ".") {
 		return "", errors.New("must be a plain email address such as friend@example.com")
 	}
-	sum := sha256.Sum256([]byte(e))
+	sum := sha256.Sum256([]byte(NormalizeEmail(e)))
 	return hex.EncodeToString(sum[:]), nil
+}
+
+// NormalizeEmail maps the aliases of a mailbox to one address (see EmailHash).
+func NormalizeEmail(email string) string {
+	e := strings.ToLower(strings.TrimSpace(email))
+	at := strings.LastIndexByte(e, '@')
+	if at < 0 {
+		return e
+	}
+	local, domain := e[:at], e[at+1:]
+	if i := strings.IndexByte(local, '+'); i > 0 {
+		local = local[:i]
+	}
+	if domain == "googlemail.com" {
+		domain = "gmail.com"
+	}
+	if domain == "gmail.com" {
+		local = strings.ReplaceAll(local, ".", "")
+	}
+	return local + "@" + domain
 }
 
 // FingerprintKind names a fingerprint.

@@ -70,6 +70,29 @@ func TestDecodeRedemptionErrors(t *testing.T) {
 	}
 }
 
+func TestEmailAliasesHashAlike(t *testing.T) {
+	h := func(e string) string {
+		t.Helper()
+		v, err := EmailHash(e)
+		if err != nil {
+			t.Fatal(e, err)
+		}
+		return v
+	}
+	for _, same := range [][2]string{
+		{"Anna@Example.com", "anna@example.com"},
+		{"anna+friends@example.com", "anna@example.com"},
+		{"a.n.na+x@googlemail.com", "anna@gmail.com"},
+	} {
+		if h(same[0]) != h(same[1]) {
+			t.Errorf("%s and %s hash apart", same[0], same[1])
+		}
+	}
+	if h("a.nna@example.com") == h("anna@example.com") {
+		t.Error("dots matter outside Gmail")
+	}
+}
+
 func TestFingerprintsHashedWithSalt(t *testing.T) {
 	fp := Fingerprints{Payment: "pm_5f2a9c1e7b", Device: "dev-0a1b2c3d4e"}
 	a, b := fp.Hashed([]byte("salt-a")), fp.Hashed([]byte("salt-b"))
