@@ -162,8 +162,14 @@ func snapshot(t *testing.T) map[string][]map[string]any {
 		queueEmpty(t, q)
 	}
 	out := map[string][]map[string]any{}
-	for _, tb := range []string{"ReferralsTable", "LedgerTable", "StatsTable", "VouchersTable"} {
+	for _, tb := range []string{"ReferralsTable", "LedgerTable", "StatsTable"} {
 		out[tb] = scanAll(t, tb)
+	}
+	// Of the VouchersTable, the codes of the refusal test (other tests' campaigns may still run).
+	for _, it := range scanAll(t, "VouchersTable") {
+		if pk, _ := it["pk"].(string); strings.HasPrefix(pk, "CODE#RF-") {
+			out["VouchersTable"] = append(out["VouchersTable"], it)
+		}
 	}
 	return out
 }
