@@ -1,0 +1,57 @@
+package ingest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/referral-engine/referral-engine/internal/interaction"
+)
+
+type memStore map[string]bool
+
+func (m memStore) PutNew(_ context.Context, in interaction.Interaction, _ time.Time) (Stored, error) {
+	if m[in.EventID] {
+		return DuplicatePending, nil
+	}
+	m[in.EventID] = true
+	return Created, nil
+}
+
+type memQueue struct{ envs []interaction.Envelope }
+
+func (q *memQueue) Enqueue(_ context.Context, envs []interaction.Envelope) error {
+	q.envs = append(q.envs, envs...)
+	return nil
+}
+
+// Purchases carrying a referral_code also go to the referral queue, one envelope each, replays
+// included; nothing else does.
+func TestReferralPurchasesEnqueued(t *testing.T) {
+	rescore, redeem := &memQueue{}, &memQueue{}
+	svc, err := New(memStore{}, rescore, 400*24*time.Hour, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.WithReferrals(redeem)
+	body := []byte(`{"interactions":[
+	 {"event_id":"p1","customer_id":"marco","type":"purchase","occurred_at":"2026-11-01T10:00:00Z","properties":{"order_id":"o1","total":4900,"currency":"EUR","referral_code":"ANNA-7KQ2XH"}},
+	 {"event_id":"p2","customer_id":"marco","type":"purchase","occurred_at":"2026-11-02T10:00:00Z","properties":{"order_id":"o2","total":100,"currency":"EUR"}},
+	 {"event_id":"s1","customer_id":"lena","type":"signup","occurred_at":"2026-11-02T10:00:00Z","properties":{"referral_code":"ANNA-7KQ2XH"}}]}`)
+	for range 2 {
+		if _, err := svc.Record(context.Background(), body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(redeem.envs) != 2 {
+		t.Fatalf("%d referral envelopes, want 2 (the purchase and its replay)", len(redeem.envs))
+	}
+	for _, e := range redeem.envs {
+		if e.CustomerID != "marco" || len(e.Interactions) != 1 || e.Interactions[0].Properties.OrderID != "o1" || e.Version != interaction.EnvelopeVersion {
+			t.Errorf("%+v", e)
+		}
+	}
+	if len(rescore.envs) == 0 {
+		t.Error("nothing sent for rescoring")
+	}
+}
