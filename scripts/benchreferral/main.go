@@ -124,10 +124,11 @@ func run(n, conc int) error {
 	}
 	r := float64(n)
 	fmt.Printf("\nbench-referral: %d full referrals (issue → share → click → redeem → grant), %d clients; granted %d in %s\n\n", n, conc, granted, elapsed.Round(time.Millisecond))
-	fmt.Printf("%-28s %8s %8s %8s %8s %10s %12s\n", "per referral", "WCU", "RCU", "ddb", "sqs", "invokes", "ms (sum)")
+	rss := peakRSS("rbench-")
+	fmt.Printf("%-28s %8s %8s %8s %8s %10s %12s %12s\n", "per referral", "WCU", "RCU", "ddb", "sqs", "invokes", "ms (sum)", "peak RSS MB")
 	for _, f := range functions {
 		u := per[f]
-		fmt.Printf("%-28s %8.2f %8.2f %8.2f %8.2f %10.2f %12.2f\n", f, u.wcu/r, u.rcu/r, u.calls/r, u.sqs/r, float64(inv1[f]-inv0[f])/r, u.ms/r)
+		fmt.Printf("%-28s %8.2f %8.2f %8.2f %8.2f %10.2f %12.2f %12.1f\n", f, u.wcu/r, u.rcu/r, u.calls/r, u.sqs/r, float64(inv1[f]-inv0[f])/r, u.ms/r, rss["rbench-"+f])
 	}
 	fmt.Printf("%-28s %8s %8s %8s %8.2f\n", "event source polls (runner)", "", "", "", float64(runner.SQSRequests)/r)
 	sqsTotal := tot.sqs + float64(runner.SQSRequests)
@@ -294,6 +295,40 @@ func waitGrants(ctx context.Context, db *dynamodb.Client, table string, want int
 		}
 	}
 	return got
+}
+
+// peakRSS reads, on Linux, the peak resident set (VmHWM) of each running function process of
+// this stack (its AWS_LAMBDA_FUNCTION_NAME starts with prefix), in MB, the largest per function.
+func peakRSS(prefix string) map[string]float64 {
+	out := map[string]float64{}
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		env, err := os.ReadFile("/proc/" + d.Name() + "/environ")
+		if err != nil {
+			continue
+		}
+		name := ""
+		for _, kv := range bytes.Split(env, []byte{0}) {
+			if v, ok := bytes.CutPrefix(kv, []byte("AWS_LAMBDA_FUNCTION_NAME=")); ok {
+				name = string(v)
+			}
+		}
+		if !strings.HasPrefix(name, prefix) {
+			continue
+		}
+		status, err := os.ReadFile("/proc/" + d.Name() + "/status")
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(status), "\n") {
+			if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+				var kb float64
+				_, _ = fmt.Sscan(f[1], &kb)
+				out[name] = max(out[name], kb/1024)
+			}
+		}
+	}
+	return out
 }
 
 type usage struct{ rcu, wcu, sqs, calls, ms float64 }
