@@ -13,8 +13,10 @@ import (
 	"github.com/referral-engine/referral-engine/internal/dynamostore"
 	"github.com/referral-engine/referral-engine/internal/env"
 	"github.com/referral-engine/referral-engine/internal/httpapi"
+	"github.com/referral-engine/referral-engine/internal/ledger"
 	"github.com/referral-engine/referral-engine/internal/scoring"
 	"github.com/referral-engine/referral-engine/internal/segment"
+	"github.com/referral-engine/referral-engine/internal/voucherstore"
 )
 
 func main() {
@@ -32,6 +34,8 @@ func wire(ctx context.Context, log *slog.Logger) (*httpapi.Router, error) {
 	customersTable := e.String("CUSTOMERS_TABLE")
 	keysTable := e.String("API_KEYS_TABLE")
 	currency := e.Optional("DEFAULT_CURRENCY", "EUR")
+	vouchersTable := e.String("VOUCHERS_TABLE")
+	ledgerTable := e.String("LEDGER_TABLE")
 	if err := e.Err(); err != nil {
 		return nil, err
 	}
@@ -56,6 +60,14 @@ func wire(ctx context.Context, log *slog.Logger) (*httpapi.Router, error) {
 		return nil, err
 	}
 	r := httpapi.NewRouter(keys, log)
-	api.RegisterRead(r, api.ReadDeps{Customers: customers, Evaluator: eval, DefaultCurrency: currency})
+	vouchers, err := voucherstore.New(clients.DynamoDB, vouchersTable)
+	if err != nil {
+		return nil, err
+	}
+	points, err := ledger.NewReader(clients.DynamoDB, ledgerTable)
+	if err != nil {
+		return nil, err
+	}
+	api.RegisterRead(r, api.ReadDeps{Customers: customers, Evaluator: eval, Vouchers: vouchers, Ledger: points, DefaultCurrency: currency})
 	return r, nil
 }

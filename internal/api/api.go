@@ -23,8 +23,10 @@ import (
 	"github.com/referral-engine/referral-engine/internal/httpapi"
 	"github.com/referral-engine/referral-engine/internal/ingest"
 	"github.com/referral-engine/referral-engine/internal/interaction"
+	"github.com/referral-engine/referral-engine/internal/ledger"
 	"github.com/referral-engine/referral-engine/internal/scoring"
 	"github.com/referral-engine/referral-engine/internal/segment"
+	"github.com/referral-engine/referral-engine/internal/voucher"
 )
 
 // Recorder records interactions (ingest.Service).
@@ -64,20 +66,44 @@ type Evaluator interface {
 // CustomerView is the body of GET /v1/customers/{id}.
 type CustomerView struct {
 	*aggregate.Customer
-	AverageBasket   int64            `json:"average_basket"`
-	BasketCurrency  string           `json:"basket_currency"`
-	BasketTrend     float64          `json:"basket_trend"`
-	FiveStarReviews int              `json:"five_star_reviews"`
-	Reviews         int              `json:"reviews"`
-	SharesTotal     int              `json:"shares"`
-	UpdatedAt       time.Time        `json:"updated_at"`
-	SegmentHistory  []segment.Change `json:"segment_history"`
+	AverageBasket   int64             `json:"average_basket"`
+	BasketCurrency  string            `json:"basket_currency"`
+	BasketTrend     float64           `json:"basket_trend"`
+	FiveStarReviews int               `json:"five_star_reviews"`
+	Reviews         int               `json:"reviews"`
+	SharesTotal     int               `json:"shares"`
+	UpdatedAt       time.Time         `json:"updated_at"`
+	SegmentHistory  []segment.Change  `json:"segment_history"`
+	Vouchers        []voucher.Voucher `json:"vouchers"`
+	ReferralStats   ReferralStats     `json:"referral_stats"`
+	PointsBalance   int64             `json:"points_balance"`
+	Rewards         []ledger.Entry    `json:"rewards"`
+}
+
+// ReferralStats is what the customer's sharing brought.
+type ReferralStats struct {
+	Shares    int `json:"shares"`
+	Clicks    int `json:"clicks"`
+	Signups   int `json:"signups"`
+	Referrals int `json:"referrals"`
+}
+
+// Vouchers lists a customer's vouchers (voucherstore.Store).
+type Vouchers interface {
+	List(ctx context.Context, customerID string, programs []string) ([]voucher.Voucher, error)
+}
+
+// Ledger reads a customer's points (ledger.Reader).
+type Ledger interface {
+	Account(ctx context.Context, customerID string) (ledger.Account, error)
 }
 
 // ReadDeps are what the read routes need.
 type ReadDeps struct {
 	Customers       Customers
 	Evaluator       Evaluator
+	Vouchers        Vouchers // optional
+	Ledger          Ledger   // optional
 	DefaultCurrency string
 	Now             func() time.Time
 }
@@ -98,9 +124,33 @@ func RegisterRead(r *httpapi.Router, d ReadDeps) {
 		if id == "" || len(id) > 128 {
 			return httpapi.Response{}, apperr.Invalid("id", "customer id must be 1-128 characters")
 		}
-		v, err := d.Customers.View(ctx, id)
-		if err != nil {
+		// The three tables are read at once: one round trip of latency.
+		var (
+			v        *dynamostore.View
+			vouchers []voucher.Voucher
+			account  ledger.Account
+			errs     [3]error
+			wg       sync.WaitGroup
+		)
+		wg.Go(func() { v, errs[0] = d.Customers.View(ctx, id) })
+		if d.Vouchers != nil {
+			wg.Go(func() { vouchers, errs[1] = d.Vouchers.List(ctx, id, programIDs(d.Evaluator)) })
+		}
+		if d.Ledger != nil {
+			wg.Go(func() { account, errs[2] = d.Ledger.Account(ctx, id) })
+		}
+		wg.Wait()
+		if errs[0] != nil {
+			return httpapi.Response{}, errs[0]
+		}
+		if err := errors.Join(errs[1:]...); err != nil {
 			return httpapi.Response{}, err
+		}
+		if vouchers == nil {
+			vouchers = []voucher.Voucher{}
+		}
+		if account.Entries == nil {
+			account.Entries = []ledger.Entry{}
 		}
 		c := v.Customer
 		if d.Evaluator != nil && c.Segment != "" {
@@ -115,6 +165,8 @@ func RegisterRead(r *httpapi.Router, d ReadDeps) {
 			Customer: c, AverageBasket: c.AverageBasket(cur), BasketCurrency: cur,
 			BasketTrend: c.BasketTrend(cur), FiveStarReviews: c.FiveStarReviews(), Reviews: c.Reviews(),
 			SharesTotal: c.SharesTotal(), UpdatedAt: v.UpdatedAt, SegmentHistory: history,
+			Vouchers: vouchers, PointsBalance: account.Balance, Rewards: account.Entries,
+			ReferralStats: ReferralStats{Shares: c.SharesTotal(), Clicks: c.LinkClicks, Signups: c.LinkSignups, Referrals: c.SuccessfulReferrals},
 		})
 	})
 	r.Handle("GET /v1/programs", apikey.ScopeRead, func(ctx context.Context, req httpapi.Request) (httpapi.Response, error) {
@@ -187,6 +239,17 @@ var (
 	subSegments = []string{segment.BestBuyer, segment.DecliningBasket, segment.EngagedNonSharer, segment.FiveStarReviewer,
 		segment.Lapsed, segment.NewCustomer, segment.ReferredCustomer, segment.SocialFollower}
 )
+
+func programIDs(ev Evaluator) []string {
+	if ev == nil {
+		return nil
+	}
+	var ids []string
+	for _, p := range ev.Programs() {
+		ids = append(ids, p.ID)
+	}
+	return ids
+}
 
 func programOf(ev Evaluator, seg string) string {
 	if ev == nil {
