@@ -36,6 +36,7 @@ func wire(ctx context.Context, log *slog.Logger) (*httpapi.Router, error) {
 	currency := e.Optional("DEFAULT_CURRENCY", "EUR")
 	vouchersTable := e.String("VOUCHERS_TABLE")
 	ledgerTable := e.String("LEDGER_TABLE")
+	shareBase := e.Optional("SHARE_BASE_URL", "")
 	if err := e.Err(); err != nil {
 		return nil, err
 	}
@@ -68,6 +69,6 @@ func wire(ctx context.Context, log *slog.Logger) (*httpapi.Router, error) {
 	if err != nil {
 		return nil, err
 	}
-	api.RegisterRead(r, api.ReadDeps{Customers: customers, Evaluator: eval, Vouchers: vouchers, Ledger: points, DefaultCurrency: currency})
+	api.RegisterRead(r, api.ReadDeps{Customers: customers, Evaluator: eval, Vouchers: vouchers, Ledger: points, ShareBase: shareBase, DefaultCurrency: currency})
 	return r, nil
 }

@@ -100,10 +100,12 @@ type Ledger interface {
 
 // ReadDeps are what the read routes need.
 type ReadDeps struct {
-	Customers       Customers
-	Evaluator       Evaluator
-	Vouchers        Vouchers // optional
-	Ledger          Ledger   // optional
+	Customers Customers
+	Evaluator Evaluator
+	Vouchers  Vouchers // optional
+	Ledger    Ledger   // optional
+	// ShareBase is the base of share URLs ({base}/r/{code}); "" means this API's own URL.
+	ShareBase       string
 	DefaultCurrency string
 	Now             func() time.Time
 }
@@ -148,6 +150,13 @@ func RegisterRead(r *httpapi.Router, d ReadDeps) {
 		}
 		if vouchers == nil {
 			vouchers = []voucher.Voucher{}
+		}
+		base := d.ShareBase
+		if base == "" {
+			base = RequestBaseURL(req)
+		}
+		for i := range vouchers {
+			vouchers[i].ShareURL = voucher.ShareURL(base, vouchers[i].Code)
 		}
 		if account.Entries == nil {
 			account.Entries = []ledger.Entry{}

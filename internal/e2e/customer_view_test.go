@@ -16,8 +16,9 @@ func TestFiveStarReviewIssuesAVoucher(t *testing.T) {
 	}
 	var view struct {
 		Vouchers []struct {
-			Code   string `json:"code"`
-			Reason string `json:"reason"`
+			Code     string `json:"code"`
+			Reason   string `json:"reason"`
+			ShareURL string `json:"share_url"`
 		} `json:"vouchers"`
 		ReferralStats *struct {
 			Shares, Clicks, Signups, Referrals int
@@ -33,7 +34,7 @@ func TestFiveStarReviewIssuesAVoucher(t *testing.T) {
 		r.json(t, &view)
 		return len(view.Vouchers) == 1
 	})
-	if view.Vouchers[0].Reason != "five_star_review" || view.Vouchers[0].Code == "" {
+	if v := view.Vouchers[0]; v.Reason != "five_star_review" || v.Code == "" || v.ShareURL != stack.APIURL+"/r/"+v.Code {
 		t.Errorf("voucher %+v", view.Vouchers[0])
 	}
 	if view.ReferralStats == nil || view.PointsBalance == nil || *view.PointsBalance != 0 || view.Rewards == nil {

@@ -69,7 +69,7 @@ func TestScheduledRescoring(t *testing.T) {
 				"customer_id": &ddbtypes.AttributeValueMemberS{Value: id},
 				"sk":          &ddbtypes.AttributeValueMemberS{Value: dynamostore.ProfileSK},
 			},
-			UpdateExpression: aws.String("SET #sub = :sub, rv_shard = :shard, rv_at = :due"),
+			UpdateExpression:         aws.String("SET #sub = :sub, rv_shard = :shard, rv_at = :due"),
 			ExpressionAttributeNames: map[string]string{"#sub": "sub"},
 			ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
 				":sub":   &ddbtypes.AttributeValueMemberSS{Value: []string{"new_customer"}},
