@@ -52,6 +52,9 @@ type Config struct {
 	// DynamoDBPath keeps DynamoDB Local's data in this directory; "" keeps it in memory.
 	DynamoDBPath string
 
+	// Only, when set, keeps just these resources of the template (logical ids): a store's
+	// tests need its tables, not the whole stack.
+	Only []string
 	// ResourcePrefix is put before every table, queue and function name.
 	ResourcePrefix string
 	// Parameters override the template parameters' defaults.
@@ -153,6 +156,11 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	tpl, err := loadTemplate(tplPath)
 	if err != nil {
 		return nil, err
+	}
+	if len(cfg.Only) > 0 {
+		if err := tpl.keepOnly(cfg.Only); err != nil {
+			return nil, fmt.Errorf("%s: %w", tplPath, err)
+		}
 	}
 
 	// Ports first: the model needs the SQS endpoint for queue URLs.

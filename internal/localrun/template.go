@@ -571,3 +571,24 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// keepOnly drops every resource but ids.
+func (t *template) keepOnly(ids []string) error {
+	keep := map[string]bool{}
+	for _, id := range ids {
+		if t.Resources[id] == nil {
+			return fmt.Errorf("no resource %s", id)
+		}
+		keep[id] = true
+	}
+	var order []string
+	for _, id := range t.order {
+		if keep[id] {
+			order = append(order, id)
+		} else {
+			delete(t.Resources, id)
+		}
+	}
+	t.order = order
+	return nil
+}

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -15,7 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"gopkg.in/yaml.v3"
 
 	"github.com/referral-engine/referral-engine/internal/awsclient"
 	"github.com/referral-engine/referral-engine/internal/emulator"
@@ -45,18 +43,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	dir, err := os.MkdirTemp("", "referralstore")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	tpl := filepath.Join(dir, "template.yaml")
-	if err := tablesOnly(filepath.Join(repo, "template.yaml"), tpl, "ReferralsTable", "VouchersTable", "LedgerTable", "StatsTable"); err != nil {
-		fmt.Fprintln(os.Stderr, "referralstore:", err)
-		os.Exit(1)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	stack, err = localrun.Start(ctx, localrun.Config{RepoDir: repo, TemplatePath: tpl, Quiet: true, ManualSchedules: true, ResourcePrefix: "rs-"})
+	stack, err = localrun.Start(ctx, localrun.Config{RepoDir: repo, Only: []string{"ReferralsTable", "VouchersTable", "LedgerTable", "StatsTable"}, Quiet: true, ManualSchedules: true, ResourcePrefix: "rs-"})
 	cancel()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "referralstore: start local stack:", err)
@@ -72,49 +60,7 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	_ = stack.Close()
-	_ = os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-// tablesOnly writes a copy of the template holding only the named resources.
-func tablesOnly(src, dst string, ids ...string) error {
-	b, err := os.ReadFile(src)
-	if err != nil {
-		return err
-	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(b, &doc); err != nil {
-		return err
-	}
-	root := doc.Content[0]
-	var kept []*yaml.Node
-	for i := 0; i+1 < len(root.Content); i += 2 {
-		k, v := root.Content[i], root.Content[i+1]
-		switch k.Value {
-		case "AWSTemplateFormatVersion", "Transform", "Parameters":
-			kept = append(kept, k, v)
-		case "Resources":
-			var res []*yaml.Node
-			for j := 0; j+1 < len(v.Content); j += 2 {
-				for _, id := range ids {
-					if v.Content[j].Value == id {
-						res = append(res, v.Content[j], v.Content[j+1])
-					}
-				}
-			}
-			if len(res) != 2*len(ids) {
-				return fmt.Errorf("%s: not every one of %v is a resource", src, ids)
-			}
-			v.Content = res
-			kept = append(kept, k, v)
-		}
-	}
-	root.Content = kept
-	out, err := yaml.Marshal(&doc)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(dst, out, 0o644)
 }
 
 var now = time.Now().UTC().Truncate(time.Second)

@@ -18,13 +18,14 @@ type Totals struct {
 	ReadUnits, WriteUnits float64
 	SQSRequests           float64
 	DynamoDBCalls         float64
+	DurationMS            float64 // handler time, for Lambda's GB-seconds
 	Lines                 int
 }
 
 // Add sums two totals.
 func (t Totals) Add(u Totals) Totals {
 	return Totals{t.ReadUnits + u.ReadUnits, t.WriteUnits + u.WriteUnits, t.SQSRequests + u.SQSRequests,
-		t.DynamoDBCalls + u.DynamoDBCalls, t.Lines + u.Lines}
+		t.DynamoDBCalls + u.DynamoDBCalls, t.DurationMS + u.DurationMS, t.Lines + u.Lines}
 }
 
 // Mark is a position in every function log.
@@ -65,9 +66,10 @@ func (m Mark) Since(st *localrun.Stack) map[string]Totals {
 				WCU   float64  `json:"wcu"`
 				SQS   float64  `json:"sqs_requests"`
 				Calls float64  `json:"ddb_calls"`
+				MS    float64  `json:"duration_ms"`
 			}
 			if json.Unmarshal(line, &rec) == nil && rec.RCU != nil {
-				t = t.Add(Totals{*rec.RCU, rec.WCU, rec.SQS, rec.Calls, 1})
+				t = t.Add(Totals{*rec.RCU, rec.WCU, rec.SQS, rec.Calls, rec.MS, 1})
 			}
 		}
 		fh.Close()

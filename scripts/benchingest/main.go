@@ -257,4 +257,3 @@ func forEachCustomer(ctx context.Context, db *dynamodb.Client, table, prefix str
 		}
 	}
 }
-

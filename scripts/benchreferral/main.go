@@ -10,7 +10,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -34,6 +33,7 @@ import (
 
 	"github.com/referral-engine/referral-engine/internal/localrun"
 	"github.com/referral-engine/referral-engine/internal/meter"
+	"github.com/referral-engine/referral-engine/internal/usage"
 )
 
 // On-demand prices (us-east-1, USD) used for the cost per 1,000 referrals.
@@ -101,7 +101,7 @@ func run(n, conc int) error {
 	idle()
 	waitGrants(ctx, plainDB, st.Resources["LedgerTable"], 2*conc)
 
-	offsets := logOffsets(st)
+	mark := usage.Start(st)
 	inv0 := st.Invocations()
 	u0 := meter.Snapshot()
 	start := time.Now()
@@ -114,12 +114,12 @@ func run(n, conc int) error {
 	idle()
 	runner := meter.Snapshot().Sub(u0)
 	inv1 := st.Invocations()
-	per := usageSince(st, offsets)
+	per := mark.Since(st)
 
-	var tot usage
+	var tot usage.Totals
 	invocations := 0
 	for _, f := range functions {
-		tot.add(per[f])
+		tot = tot.Add(per[f])
 		invocations += inv1[f] - inv0[f]
 	}
 	r := float64(n)
@@ -128,20 +128,20 @@ func run(n, conc int) error {
 	fmt.Printf("%-28s %8s %8s %8s %8s %10s %12s %12s\n", "per referral", "WCU", "RCU", "ddb", "sqs", "invokes", "ms (sum)", "peak RSS MB")
 	for _, f := range functions {
 		u := per[f]
-		fmt.Printf("%-28s %8.2f %8.2f %8.2f %8.2f %10.2f %12.2f %12.1f\n", f, u.wcu/r, u.rcu/r, u.calls/r, u.sqs/r, float64(inv1[f]-inv0[f])/r, u.ms/r, rss["rbench-"+f])
+		fmt.Printf("%-28s %8.2f %8.2f %8.2f %8.2f %10.2f %12.2f %12.1f\n", f, u.WriteUnits/r, u.ReadUnits/r, u.DynamoDBCalls/r, u.SQSRequests/r, float64(inv1[f]-inv0[f])/r, u.DurationMS/r, rss["rbench-"+f])
 	}
 	fmt.Printf("%-28s %8s %8s %8s %8.2f\n", "event source polls (runner)", "", "", "", float64(runner.SQSRequests)/r)
-	sqsTotal := tot.sqs + float64(runner.SQSRequests)
-	fmt.Printf("%-28s %8.2f %8.2f %8.2f %8.2f %10.2f %12.2f\n", "total", tot.wcu/r, tot.rcu/r, tot.calls/r, sqsTotal/r, float64(invocations)/r, tot.ms/r)
+	sqsTotal := tot.SQSRequests + float64(runner.SQSRequests)
+	fmt.Printf("%-28s %8.2f %8.2f %8.2f %8.2f %10.2f %12.2f\n", "total", tot.WriteUnits/r, tot.ReadUnits/r, tot.DynamoDBCalls/r, sqsTotal/r, float64(invocations)/r, tot.DurationMS/r)
 	fmt.Printf("%-28s %8d %8d %8s %8s\n", "floor (1 write/state change)", floorWritesPerRef, 0, "", "0")
-	fmt.Printf("\nratio to the floor: %.1fx write units\n", tot.wcu/r/floorWritesPerRef)
+	fmt.Printf("\nratio to the floor: %.1fx write units\n", tot.WriteUnits/r/floorWritesPerRef)
 	fmt.Printf("API latency per step p50/p99 (ms): issue %s, share %s, click %s, redeem %s\n",
 		pp(lat[0]), pp(lat[1]), pp(lat[2]), pp(lat[3]))
 
 	k := 1000.0 / r
-	ddb := (tot.wcu*pricePerMillionWRU + tot.rcu*pricePerMillionRRU) / 1e6 * k
+	ddb := (tot.WriteUnits*pricePerMillionWRU + tot.ReadUnits*pricePerMillionRRU) / 1e6 * k
 	sq := sqsTotal * pricePerMillionSQS / 1e6 * k
-	lam := (tot.ms/1000*lambdaGB*pricePerGBSecond + float64(invocations)*pricePerMillionLReq/1e6) * k
+	lam := (tot.DurationMS/1000*lambdaGB*pricePerGBSecond + float64(invocations)*pricePerMillionLReq/1e6) * k
 	api := float64(httpRequestsPerReady*1000) * pricePerMillionHTTP / 1e6
 	floor := floorWritesPerRef * 1000 * pricePerMillionWRU / 1e6
 	fmt.Printf("\ncost per 1,000 referrals (USD, on-demand): DynamoDB %.5f, SQS %.5f, Lambda %.5f, HTTP API %.5f = %.5f; floor (writes only) %.5f\n",
@@ -327,61 +327,6 @@ func peakRSS(prefix string) map[string]float64 {
 				out[name] = max(out[name], kb/1024)
 			}
 		}
-	}
-	return out
-}
-
-type usage struct{ rcu, wcu, sqs, calls, ms float64 }
-
-func (u *usage) add(v usage) {
-	u.rcu += v.rcu
-	u.wcu += v.wcu
-	u.sqs += v.sqs
-	u.calls += v.calls
-	u.ms += v.ms
-}
-
-func logOffsets(st *localrun.Stack) map[string]int64 {
-	out := map[string]int64{}
-	for _, f := range functions {
-		if fi, err := os.Stat(st.LogPath(f)); err == nil {
-			out[f] = fi.Size()
-		}
-	}
-	return out
-}
-
-// usageSince adds up, per function, what each invocation logged (rcu, wcu, sqs_requests,
-// ddb_calls, duration_ms).
-func usageSince(st *localrun.Stack, offsets map[string]int64) map[string]usage {
-	out := map[string]usage{}
-	for _, f := range functions {
-		fh, err := os.Open(st.LogPath(f))
-		if err != nil {
-			continue
-		}
-		_, _ = fh.Seek(offsets[f], io.SeekStart)
-		sc := bufio.NewScanner(fh)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		var u usage
-		for sc.Scan() {
-			line := sc.Bytes()
-			if i := bytes.IndexByte(line, '{'); i >= 0 {
-				line = line[i:]
-			}
-			var rec struct {
-				RCU   *float64 `json:"rcu"`
-				WCU   float64  `json:"wcu"`
-				SQS   float64  `json:"sqs_requests"`
-				Calls float64  `json:"ddb_calls"`
-				MS    float64  `json:"duration_ms"`
-			}
-			if json.Unmarshal(line, &rec) == nil && rec.RCU != nil {
-				u.add(usage{*rec.RCU, rec.WCU, rec.SQS, rec.Calls, rec.MS})
-			}
-		}
-		fh.Close()
-		out[f] = u
 	}
 	return out
 }

@@ -107,9 +107,9 @@ func seed(ctx context.Context, db *dynamodb.Client, table, prefix string, from, 
 		batch = append(batch, types.WriteRequest{PutRequest: &types.PutRequest{Item: map[string]types.AttributeValue{
 			"customer_id": s(id), "sk": s(dynamostore.ProfileSK), "v": n("1"), "n": n("1"), "o": n("1"),
 			"fs": n(purchase), "lse": n(purchase), "fp": n(purchase), "lp": n(purchase),
-			"sp":       &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{"EUR": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{"t": n("5000"), "o": n("1")}}}},
-			"rv":       &types.AttributeValueMemberL{Value: []types.AttributeValue{n("0"), n("0"), n("0"), n("0"), n("0")}},
-			"seg":      s("future_ambassador"), "seg_shard": s(dynamostore.SegmentShard("future_ambassador", id)),
+			"sp":  &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{"EUR": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{"t": n("5000"), "o": n("1")}}}},
+			"rv":  &types.AttributeValueMemberL{Value: []types.AttributeValue{n("0"), n("0"), n("0"), n("0"), n("0")}},
+			"seg": s("future_ambassador"), "seg_shard": s(dynamostore.SegmentShard("future_ambassador", id)),
 			"rv_shard": s(dynamostore.ReviewShard(id)), "rv_at": n(strconv.FormatInt(review.Unix(), 10)),
 			"upd": n(purchase),
 		}}})
