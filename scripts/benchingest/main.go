@@ -112,8 +112,26 @@ func run(n, conc, customers int) error {
 	endToEnd := time.Since(start)
 	waitIdle(ctx, plainSQS, st.Resources["RescoreQueue"])
 	runnerUse := meter.Snapshot().Sub(u1) // the event source mapping's SQS polls
+
 	fnUse := usage.Sum(mark.Since(st))
 	pendingMarks := countPending(ctx, plain, st.Resources["CustomersTable"], "sys-cust-")
+
+	// Side by side: each client alternates a POST and a bare PutItem, so both meet the same
+	// background load (on this 2-core machine the consumer and the emulators share the CPU).
+	sideN := max(200, n/4)
+	sideAPI, sidePut := make([]time.Duration, sideN), make([]time.Duration, sideN)
+	_, _ = timeAll(sideN, conc, func(i int) error {
+		t := time.Now()
+		if err := postOne(st, body(customers+n+i, "sys")); err != nil {
+			return err
+		}
+		sideAPI[i] = time.Since(t)
+		t = time.Now()
+		err := floorPut(ctx, plain, table, body(i, "side"))
+		sidePut[i] = time.Since(t)
+		return err
+	})
+	waitIdle(ctx, plainSQS, st.Resources["RescoreQueue"])
 
 	wcu := fnUse.WriteUnits + float64(pendingMarks) // each outstanding pending id costs one mark later
 	per := func(v float64) float64 { return v / float64(n) }
@@ -122,6 +140,8 @@ func run(n, conc, customers int) error {
 	fmt.Printf("%-34s %12.0f %12.0f %8.2f\n", "requests/s at the API", float64(n)/apiWall.Seconds(), float64(n)/floorWall.Seconds(), (float64(n)/apiWall.Seconds())/(float64(n)/floorWall.Seconds()))
 	fmt.Printf("%-34s %12.2f %12.2f %8.2f\n", "latency p50 (ms)", ms(pct(apiLat, 50)), ms(pct(floorLat, 50)), ms(pct(apiLat, 50))/ms(pct(floorLat, 50)))
 	fmt.Printf("%-34s %12.2f %12.2f %8.2f\n", "latency p99 (ms)", ms(pct(apiLat, 99)), ms(pct(floorLat, 99)), ms(pct(apiLat, 99))/ms(pct(floorLat, 99)))
+	fmt.Printf("%-34s %12.2f %12.2f %8.2f\n", "p50, alternating POST/PutItem (ms)", ms(pct(sideAPI, 50)), ms(pct(sidePut, 50)), ms(pct(sideAPI, 50))/ms(pct(sidePut, 50)))
+	fmt.Printf("%-34s %12.2f %12.2f %8.2f\n", "p99, alternating POST/PutItem (ms)", ms(pct(sideAPI, 99)), ms(pct(sidePut, 99)), ms(pct(sideAPI, 99))/ms(pct(sidePut, 99)))
 	fmt.Printf("%-34s %12.2f %12s %8.2f\n", "PutItem+SendMessage p50 (ms)", ms(pct(workLat, 50)), "", ms(pct(workLat, 50))/ms(pct(floorLat, 50)))
 	fmt.Printf("%-34s %12.0f %12s\n", "interactions/s end to end (applied)", float64(applied)/endToEnd.Seconds(), "-")
 	fmt.Printf("%-34s %12.2f %12.2f %8.2f\n", "write units / interaction", per(wcu), per(floorUse.WriteUnits()), per(wcu)/per(floorUse.WriteUnits()))
