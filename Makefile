@@ -42,6 +42,7 @@ FUZZTIME ?= 20s
 fuzz:
 	bash scripts/fuzz ./internal/referral FuzzDecodeRedemption $(FUZZTIME)
 	bash scripts/fuzz ./internal/voucher FuzzParse $(FUZZTIME)
+	bash scripts/fuzz ./internal/interaction FuzzParse 10s
 
 test-unit:
 	go test -count=1 -short ./...
