@@ -41,15 +41,19 @@ type JSONSender interface {
 }
 
 // VoucherRequests implements rescore.VoucherRequester on the voucher queue, in the message
-// format of internal/issue: {"reason":"five_star_review","customer_id":...}.
+// format of internal/issue: {"reason":"five_star_review","customer_id":...,"review_id":...}.
 type VoucherRequests struct{ Queue JSONSender }
 
 // RequestVoucher implements rescore.VoucherRequester.
-func (v VoucherRequests) RequestVoucher(ctx context.Context, customerID, reason string) error {
+func (v VoucherRequests) RequestVoucher(ctx context.Context, customerID, reason, reviewID string) error {
 	if v.Queue == nil {
 		return errors.New("voucher queue not configured")
 	}
-	b, err := json.Marshal(map[string]string{"reason": reason, "customer_id": customerID})
+	msg := map[string]string{"reason": reason, "customer_id": customerID}
+	if reviewID != "" {
+		msg["review_id"] = reviewID
+	}
+	b, err := json.Marshal(msg)
 	if err != nil {
 		return fmt.Errorf("marshal voucher request: %w", err)
 	}

@@ -86,7 +86,7 @@ type ChangeSink interface {
 // VoucherRequester asks for a voucher for a customer (the review-tool link: a 5-star review
 // from a customer without an active voucher gets one); issuing is idempotent downstream.
 type VoucherRequester interface {
-	RequestVoucher(ctx context.Context, customerID, reason string) error
+	RequestVoucher(ctx context.Context, customerID, reason, reviewID string) error
 }
 
 // Options are the optional collaborators of the service.
@@ -215,11 +215,13 @@ func (s *Service) try(ctx context.Context, customerID string, ins []interaction.
 		return 0, dups, c, nil
 	}
 	pending := make([]string, 0, len(fresh))
-	fiveStar := false
+	fiveStar := ""
 	for _, in := range fresh {
 		c.Apply(in)
 		pending = append(pending, in.EventID)
-		fiveStar = fiveStar || (in.Type == interaction.Review && in.Properties.Stars != nil && *in.Properties.Stars == 5)
+		if fiveStar == "" && in.Type == interaction.Review && in.Properties.Stars != nil && *in.Properties.Stars == 5 {
+			fiveStar = in.Properties.ReviewID
+		}
 	}
 	var outbox []segment.Change
 	if s.opt.Evaluator != nil {
@@ -242,8 +244,8 @@ func (s *Service) try(ctx context.Context, customerID string, ins []interaction.
 			return 0, 0, nil, err
 		}
 	}
-	if fiveStar && s.opt.Vouchers != nil {
-		if err := s.opt.Vouchers.RequestVoucher(ctx, customerID, "five_star_review"); err != nil {
+	if fiveStar != "" && s.opt.Vouchers != nil {
+		if err := s.opt.Vouchers.RequestVoucher(ctx, customerID, "five_star_review", fiveStar); err != nil {
 			return 0, 0, nil, fmt.Errorf("request voucher for %s: %w", customerID, err)
 		}
 	}
