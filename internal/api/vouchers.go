@@ -16,6 +16,7 @@ import (
 	"github.com/referral-engine/referral-engine/internal/click"
 	"github.com/referral-engine/referral-engine/internal/httpapi"
 	"github.com/referral-engine/referral-engine/internal/issue"
+	"github.com/referral-engine/referral-engine/internal/referral"
 	"github.com/referral-engine/referral-engine/internal/voucher"
 )
 
@@ -69,6 +70,9 @@ func RegisterVouchers(r *httpapi.Router, iss Issuer, shareBase string) {
 		var body struct {
 			Program   string `json:"program"`
 			FirstName string `json:"first_name"`
+			// Email, optional, is kept only as a hash on the code, so that a friend with the
+			// referrer's own email is refused as a self-referral.
+			Email string `json:"email"`
 		}
 		if err := decodeOptional(req, &body); err != nil {
 			return httpapi.Response{}, err
@@ -76,11 +80,19 @@ func RegisterVouchers(r *httpapi.Router, iss Issuer, shareBase string) {
 		if len(body.FirstName) > 100 {
 			return httpapi.Response{}, apperr.Invalid("first_name", "at most 100 characters")
 		}
+		var emailHash string
+		if body.Email != "" {
+			h, err := referral.EmailHash(body.Email)
+			if err != nil {
+				return httpapi.Response{}, apperr.Invalid("email", "%s", err.Error())
+			}
+			emailHash = h
+		}
 		base := shareBase
 		if base == "" {
 			base = RequestBaseURL(req)
 		}
-		v, created, err := iss.ForCustomer(ctx, issue.Ask{CustomerID: id, Program: body.Program, FirstName: body.FirstName, ShareBase: base})
+		v, created, err := iss.ForCustomer(ctx, issue.Ask{CustomerID: id, Program: body.Program, FirstName: body.FirstName, EmailHash: emailHash, ShareBase: base})
 		if err != nil {
 			return httpapi.Response{}, err
 		}

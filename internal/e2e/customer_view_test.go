@@ -52,3 +52,25 @@ func TestFiveStarReviewIssuesAVoucher(t *testing.T) {
 		t.Errorf("%d vouchers after a second review", len(view.Vouchers))
 	}
 }
+
+// A referrer who gave their email when asking for a voucher cannot redeem their own code under
+// another customer id with an alias of that email.
+func TestSelfReferralByEmailHash(t *testing.T) {
+	if r := post(t, "/v1/interactions", []byte(`{"event_id":"sr-1","customer_id":"cust-selfref","type":"purchase","occurred_at":"2026-11-01T10:00:00Z","properties":{"order_id":"o-sr-1","total":5000,"currency":"EUR"}}`)); r.Status != 202 {
+		t.Fatalf("POST %d", r.Status)
+	}
+	eventually(t, 30*time.Second, "cust-selfref applied", func() bool { return get(t, "/v1/customers/cust-selfref").Status == 200 })
+	if r := post(t, "/v1/customers/cust-selfref/vouchers", []byte(`{"email":"not an email"}`)); r.Status != 400 {
+		t.Errorf("bad email: %d %s", r.Status, r.Body)
+	}
+	r := post(t, "/v1/customers/cust-selfref/vouchers", []byte(`{"email":"Sam.Self@gmail.com"}`))
+	var v struct {
+		Code string `json:"code"`
+	}
+	r.json(t, &v)
+	if r.Status != 201 || v.Code == "" {
+		t.Fatalf("voucher: %d %s", r.Status, r.Body)
+	}
+	refuse(t, redemption{Code: v.Code, Order: "o-sr-friend", Friend: "cust-selfref-alias", Email: "samself+promo@googlemail.com"}, "self_referral")
+	mustRedeem(t, redemption{Code: v.Code, Order: "o-sr-friend-2", Friend: "cust-selfref-friend", Email: "a.real.friend@example.com"})
+}

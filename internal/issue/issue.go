@@ -105,6 +105,7 @@ type Ask struct {
 	CustomerID string
 	Program    string // "" for the customer's program
 	FirstName  string // "" for none; given explicitly, it becomes the code's prefix
+	EmailHash  string // the customer's email hash, "" when not given
 	ShareBase  string // "" for the service's
 }
 
@@ -154,6 +155,7 @@ func (s *Service) ForCustomer(ctx context.Context, a Ask) (voucher.Voucher, bool
 	terms, _ := s.rules.Terms(program)
 	v, created, err := s.vouchers.Issue(ctx, voucher.Request{
 		CustomerID: a.CustomerID, Terms: terms, Reason: voucher.ReasonRequest, Prefix: voucher.PrefixFrom(a.FirstName),
+		EmailHash: a.EmailHash,
 	}, now)
 	if err != nil {
 		return voucher.Voucher{}, false, err

@@ -41,6 +41,8 @@ type Voucher struct {
 	CampaignID string `json:"campaign_id,omitempty"`
 	// PublishedAt is when voucher.issued was published ("" not yet).
 	PublishedAt *time.Time `json:"-"`
+	// EmailHash is the referrer's email hash, never shown.
+	EmailHash string `json:"-"`
 }
 
 // Request asks for a customer's voucher in a program.
@@ -51,6 +53,9 @@ type Request struct {
 	CampaignID string
 	// Prefix replaces the program's prefix, e.g. PrefixFrom(first name) given explicitly.
 	Prefix string
+	// EmailHash is the referrer's email hash (referral.EmailHash), when the storefront gave the
+	// email: redemption refuses a friend with the same hash as a self-referral.
+	EmailHash string
 }
 
 // MaxCustomerID is the longest customer id accepted (as the interactions API).
@@ -88,7 +93,7 @@ func New(req Request, shareBase string, now time.Time) (Voucher, error) {
 		Code: code, CustomerID: req.CustomerID, Program: req.Terms.Program, Status: StatusActive,
 		ShareURL: ShareURL(shareBase, code), FriendOffer: req.Terms.FriendOffer,
 		ReferrerReward: req.Terms.ReferrerReward, CreatedAt: now, ExpiresAt: now.Add(req.Terms.ValidFor),
-		UseLimit: req.Terms.UseLimit, Reason: req.Reason, CampaignID: req.CampaignID,
+		UseLimit: req.Terms.UseLimit, Reason: req.Reason, CampaignID: req.CampaignID, EmailHash: req.EmailHash,
 	}, nil
 }
 

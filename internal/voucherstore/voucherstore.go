@@ -87,6 +87,8 @@ type codeItem struct {
 	Reason         string    `dynamodbav:"reason"`
 	CampaignID     string    `dynamodbav:"campaign_id,omitempty"`
 	PublishedAt    string    `dynamodbav:"published_at,omitempty"`
+	// The referrer's email hash, read by redemption's self-referral rule.
+	ReferrerEmailHash string `dynamodbav:"referrer_email_hash,omitempty"`
 }
 
 type ownerItem struct {
@@ -101,6 +103,7 @@ func toItem(v voucher.Voucher) codeItem {
 		Status: v.Status, CreatedAt: v.CreatedAt.UTC().Format(time.RFC3339), ExpiresAt: v.ExpiresAt.Unix(),
 		UseLimit: v.UseLimit, Uses: v.Uses, FriendOffer: offerItem(v.FriendOffer),
 		ReferrerReward: offerItem(v.ReferrerReward), Reason: v.Reason, CampaignID: v.CampaignID,
+		ReferrerEmailHash: v.EmailHash,
 	}
 	if v.PublishedAt != nil {
 		it.PublishedAt = v.PublishedAt.UTC().Format(time.RFC3339)
