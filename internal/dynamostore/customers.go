@@ -42,11 +42,12 @@ func NewCustomers(db Client, table string) (*Customers, error) {
 // profileItem is the stored form: the aggregate plus its concurrency state and index keys.
 type profileItem struct {
 	aggregate.Customer
-	SK        string           `dynamodbav:"sk"`
-	Version   int64            `dynamodbav:"v"`
-	Pending   []string         `dynamodbav:"pend,omitempty,stringset"`
-	Outbox    []segment.Change `dynamodbav:"obx,omitempty"`
-	UpdatedAt time.Time        `dynamodbav:"upd,unixtime"`
+	SK          string           `dynamodbav:"sk"`
+	Version     int64            `dynamodbav:"v"`
+	Pending     []string         `dynamodbav:"pend,omitempty,stringset"`
+	Outbox      []segment.Change `dynamodbav:"obx,omitempty"`
+	VoucherAsks []string         `dynamodbav:"vask,omitempty"`
+	UpdatedAt   time.Time        `dynamodbav:"upd,unixtime"`
 	// SegShard keys the "segment" GSI (campaigns, segment listings).
 	SegShard string `dynamodbav:"seg_shard,omitempty"`
 	// ReviewShard and ReviewAt key the sparse "review" GSI the scheduled rescoring queries:
@@ -80,7 +81,7 @@ func (s *Customers) Get(ctx context.Context, customerID string) (*aggregate.Cust
 	if err != nil || it == nil {
 		return aggregate.New(customerID), rescore.Revision{}, err
 	}
-	return &it.Customer, rescore.Revision{Exists: true, Version: it.Version, Pending: it.Pending, Outbox: it.Outbox}, nil
+	return &it.Customer, rescore.Revision{Exists: true, Version: it.Version, Pending: it.Pending, Outbox: it.Outbox, VoucherAsks: it.VoucherAsks}, nil
 }
 
 // Find returns a customer's aggregates for the read API (eventually consistent: half the
@@ -114,8 +115,9 @@ func (s *Customers) get(ctx context.Context, customerID string, consistent bool)
 }
 
 // Put implements rescore.Profiles: one PutItem conditional on the version read.
-func (s *Customers) Put(ctx context.Context, c *aggregate.Customer, prev rescore.Revision, pending []string, outbox []segment.Change, now time.Time) error {
-	it := profileItem{Customer: *c, SK: ProfileSK, Version: prev.Version + 1, Pending: pending, Outbox: outbox, UpdatedAt: now}
+func (s *Customers) Put(ctx context.Context, c *aggregate.Customer, prev, next rescore.Revision, now time.Time) error {
+	it := profileItem{Customer: *c, SK: ProfileSK, Version: prev.Version + 1, Pending: next.Pending,
+		Outbox: next.Outbox, VoucherAsks: next.VoucherAsks, UpdatedAt: now}
 	if c.Segment != "" {
 		it.SegShard = SegmentShard(c.Segment, c.CustomerID)
 	}

@@ -41,15 +41,21 @@ type Revision struct {
 	// Outbox holds segment changes written with the aggregate but not yet recorded and
 	// published: a consumer that died after its write leaves them for the next one.
 	Outbox []segment.Change
+	// VoucherAsks holds, likewise, the 5-star review ids whose voucher request is not yet sent.
+	VoucherAsks []string
 }
+
+// effects reports whether r holds anything still to send.
+func (r Revision) effects() bool { return len(r.Outbox) > 0 || len(r.VoucherAsks) > 0 }
 
 // Profiles reads and writes customer aggregates.
 type Profiles interface {
 	// Get returns the customer's aggregates (aggregate.New when none) and revision.
 	Get(ctx context.Context, customerID string) (*aggregate.Customer, Revision, error)
-	// Put writes c with version prev.Version+1, the given pending ids and outbox, on condition
-	// that the stored version is prev.Version; it returns apperr.ErrConcurrentUpdate otherwise.
-	Put(ctx context.Context, c *aggregate.Customer, prev Revision, pending []string, outbox []segment.Change, now time.Time) error
+	// Put writes c with version prev.Version+1 and next's pending ids, outbox and voucher asks
+	// (next.Version is ignored), on condition that the stored version is prev.Version; it
+	// returns apperr.ErrConcurrentUpdate otherwise.
+	Put(ctx context.Context, c *aggregate.Customer, prev, next Revision, now time.Time) error
 }
 
 // Mark is what the interactions table says of one interaction.
@@ -173,7 +179,7 @@ func (s *Service) try(ctx context.Context, customerID string, ins []interaction.
 		return 0, 0, c, nil // erased since it was found due
 	}
 	// Changes a previous consumer wrote but did not get to publish go out first.
-	if err := s.record(ctx, rev.Outbox); err != nil {
+	if err := s.send(ctx, customerID, rev); err != nil {
 		return 0, 0, nil, err
 	}
 	if len(rev.Pending) > 0 {
@@ -204,52 +210,65 @@ func (s *Service) try(ctx context.Context, customerID string, ins []interaction.
 	}
 	dups := len(ins) - len(fresh)
 	if len(fresh) == 0 && !review {
-		if len(rev.Pending) == 0 && len(rev.Outbox) == 0 {
+		if len(rev.Pending) == 0 && !rev.effects() {
 			return 0, dups, c, nil
 		}
 		// Nothing new, but clear the pending set now that it is marked (and the outbox now that
 		// it is published), keeping the item small.
-		if err := s.profiles.Put(ctx, c, rev, nil, nil, now); err != nil {
+		if err := s.profiles.Put(ctx, c, rev, Revision{}, now); err != nil {
 			return 0, 0, nil, err
 		}
 		return 0, dups, c, nil
 	}
-	pending := make([]string, 0, len(fresh))
-	fiveStar := ""
+	next := Revision{Pending: make([]string, 0, len(fresh))}
 	for _, in := range fresh {
 		c.Apply(in)
-		pending = append(pending, in.EventID)
-		if fiveStar == "" && in.Type == interaction.Review && in.Properties.Stars != nil && *in.Properties.Stars == 5 {
-			fiveStar = in.Properties.ReviewID
+		next.Pending = append(next.Pending, in.EventID)
+		// The review-tool link: a 5-star review asks for a voucher (issued once downstream).
+		if in.Type == interaction.Review && in.Properties.Stars != nil && *in.Properties.Stars == 5 && s.opt.Vouchers != nil {
+			next.VoucherAsks = append(next.VoucherAsks, in.Properties.ReviewID)
 		}
 	}
-	var outbox []segment.Change
 	if s.opt.Evaluator != nil {
 		r := s.opt.Evaluator.Evaluate(c, &c.Signals, now)
 		if ch, changed := segment.Diff(customerID, c.Result, r); changed {
-			outbox = append(outbox, ch)
+			next.Outbox = append(next.Outbox, ch)
 		}
 		c.Result = r
 	}
-	if err := s.profiles.Put(ctx, c, rev, pending, outbox, now); err != nil {
+	if err := s.profiles.Put(ctx, c, rev, next, now); err != nil {
 		return 0, 0, nil, err
 	}
-	if len(outbox) > 0 {
-		if err := s.record(ctx, outbox); err != nil {
+	if next.effects() {
+		// Written with the aggregate first, so that a crash here leaves them for the next
+		// consumer; sent now, then cleared.
+		if err := s.send(ctx, customerID, next); err != nil {
 			return 0, 0, nil, err
 		}
-		// Clear the outbox; if another consumer got there first it has published it too.
-		next := Revision{Exists: true, Version: rev.Version + 1}
-		if err := s.profiles.Put(ctx, c, next, pending, nil, now); err != nil && !errors.Is(err, apperr.ErrConcurrentUpdate) {
+		written := Revision{Exists: true, Version: rev.Version + 1}
+		cleared := Revision{Pending: next.Pending}
+		if err := s.profiles.Put(ctx, c, written, cleared, now); err != nil && !errors.Is(err, apperr.ErrConcurrentUpdate) {
 			return 0, 0, nil, err
-		}
-	}
-	if fiveStar != "" && s.opt.Vouchers != nil {
-		if err := s.opt.Vouchers.RequestVoucher(ctx, customerID, "five_star_review", fiveStar); err != nil {
-			return 0, 0, nil, fmt.Errorf("request voucher for %s: %w", customerID, err)
 		}
 	}
 	return len(fresh), dups, c, nil
+}
+
+// send records and publishes the segment changes and sends the voucher requests of r; each is
+// idempotent downstream, so sending again after a crash does no harm.
+func (s *Service) send(ctx context.Context, customerID string, r Revision) error {
+	if err := s.record(ctx, r.Outbox); err != nil {
+		return err
+	}
+	if s.opt.Vouchers == nil {
+		return nil
+	}
+	for _, reviewID := range r.VoucherAsks {
+		if err := s.opt.Vouchers.RequestVoucher(ctx, customerID, "five_star_review", reviewID); err != nil {
+			return fmt.Errorf("request voucher for %s: %w", customerID, err)
+		}
+	}
+	return nil
 }
 
 func (s *Service) record(ctx context.Context, changes []segment.Change) error {

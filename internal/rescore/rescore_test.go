@@ -56,10 +56,10 @@ func (m *memory) Get(_ context.Context, id string) (*aggregate.Customer, Revisio
 	for k, v := range m.customer.Spend {
 		c.Spend[k] = v
 	}
-	return &c, Revision{Exists: true, Version: m.rev.Version, Pending: slices.Clone(m.rev.Pending), Outbox: slices.Clone(m.rev.Outbox)}, nil
+	return &c, Revision{Exists: true, Version: m.rev.Version, Pending: slices.Clone(m.rev.Pending), Outbox: slices.Clone(m.rev.Outbox), VoucherAsks: slices.Clone(m.rev.VoucherAsks)}, nil
 }
 
-func (m *memory) Put(_ context.Context, c *aggregate.Customer, prev Revision, pending []string, outbox []segment.Change, _ time.Time) error {
+func (m *memory) Put(_ context.Context, c *aggregate.Customer, prev, next Revision, _ time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.fail("before-put") {
@@ -68,7 +68,7 @@ func (m *memory) Put(_ context.Context, c *aggregate.Customer, prev Revision, pe
 	if prev.Exists != (m.customer != nil) || prev.Version != m.rev.Version {
 		return apperr.ErrConcurrentUpdate
 	}
-	m.customer, m.rev = c, Revision{Exists: true, Version: prev.Version + 1, Pending: pending, Outbox: outbox}
+	m.customer, m.rev = c, Revision{Exists: true, Version: prev.Version + 1, Pending: next.Pending, Outbox: next.Outbox, VoucherAsks: next.VoucherAsks}
 	return nil
 }
 
@@ -248,5 +248,44 @@ func TestSegmentChangesGoOutThroughTheOutbox(t *testing.T) {
 	}
 	if len(sk.recorded) != 2 {
 		t.Fatalf("recorded %v", sk.recorded)
+	}
+}
+
+type asks struct {
+	fail int
+	sent []string
+}
+
+func (a *asks) RequestVoucher(_ context.Context, customerID, reason, reviewID string) error {
+	if a.fail > 0 {
+		a.fail--
+		return errCrash
+	}
+	a.sent = append(a.sent, customerID+"/"+reason+"/"+reviewID)
+	return nil
+}
+
+// The review-tool link survives a consumer that dies before asking for the voucher.
+func TestFiveStarVoucherAskSurvivesACrash(t *testing.T) {
+	m := newMemory("r1", "r2")
+	a := &asks{fail: 1}
+	svc, _ := New(m, m, Options{Vouchers: a})
+	five, three := int64(5), int64(3)
+	review := func(id string, stars *int64) interaction.Interaction {
+		return interaction.Interaction{EventID: id, CustomerID: "c1", Type: interaction.Review, OccurredAt: time.Now(),
+			Properties: interaction.Properties{Stars: stars, ReviewID: "rev-" + id}}
+	}
+	ctx := context.Background()
+	if _, err := svc.Apply(ctx, "c1", []interaction.Interaction{review("r1", &five), review("r2", &three)}); !errors.Is(err, errCrash) {
+		t.Fatalf("want the simulated crash, got %v", err)
+	}
+	if len(m.rev.VoucherAsks) != 1 {
+		t.Fatalf("asks kept %v", m.rev.VoucherAsks)
+	}
+	if _, err := svc.Apply(ctx, "c1", []interaction.Interaction{review("r1", &five), review("r2", &three)}); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"c1/five_star_review/rev-r1"}; !slices.Equal(a.sent, want) || len(m.rev.VoucherAsks) != 0 || m.customer.FiveStarReviews() != 1 {
+		t.Fatalf("sent %v, kept %v, five-star reviews %d", a.sent, m.rev.VoucherAsks, m.customer.FiveStarReviews())
 	}
 }
