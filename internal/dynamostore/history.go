@@ -3,6 +3,7 @@ package dynamostore
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -77,7 +78,7 @@ func (s *Customers) View(ctx context.Context, customerID string) (*View, error) 
 					return nil, fmt.Errorf("unmarshal customer %s: %w", customerID, err)
 				}
 				v.Customer, v.UpdatedAt = &it.Customer, it.UpdatedAt
-			case len(key.SK) > len(historyPrefix) && key.SK[:len(historyPrefix)] == historyPrefix:
+			case strings.HasPrefix(key.SK, historyPrefix):
 				var h historyItem
 				if err := attributevalue.UnmarshalMap(item, &h); err != nil {
 					return nil, fmt.Errorf("unmarshal history of %s: %w", customerID, err)
