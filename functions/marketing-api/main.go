@@ -39,7 +39,7 @@ func main() {
 		if err != nil {
 			return nil, err
 		}
-		keys, err := apikey.NewChecker(clients.DynamoDB, keysTable, time.Minute)
+		keys, err := apikey.NewCheckerFromEnv(clients.DynamoDB, keysTable)
 		if err != nil {
 			return nil, err
 		}

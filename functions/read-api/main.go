@@ -4,7 +4,6 @@ package main
 import (
 	"context"
 	"log/slog"
-	"time"
 
 	"github.com/referral-engine/referral-engine/internal/api"
 	"github.com/referral-engine/referral-engine/internal/apikey"
@@ -56,7 +55,7 @@ func wire(ctx context.Context, log *slog.Logger) (*httpapi.Router, error) {
 	if err != nil {
 		return nil, err
 	}
-	keys, err := apikey.NewChecker(clients.DynamoDB, keysTable, time.Minute)
+	keys, err := apikey.NewCheckerFromEnv(clients.DynamoDB, keysTable)
 	if err != nil {
 		return nil, err
 	}

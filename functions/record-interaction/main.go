@@ -60,7 +60,7 @@ func wire(ctx context.Context, log *slog.Logger) (*httpapi.Router, error) {
 		}
 		svc.WithReferrals(redeem)
 	}
-	keys, err := apikey.NewChecker(clients.DynamoDB, keysTable, time.Minute)
+	keys, err := apikey.NewCheckerFromEnv(clients.DynamoDB, keysTable)
 	if err != nil {
 		return nil, err
 	}

@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"log/slog"
-	"time"
 
 	"github.com/referral-engine/referral-engine/internal/api"
 	"github.com/referral-engine/referral-engine/internal/apikey"
@@ -27,7 +26,7 @@ func main() {
 		if err != nil {
 			return nil, err
 		}
-		keys, err := apikey.NewChecker(app.Clients.DynamoDB, keysTable, time.Minute)
+		keys, err := apikey.NewCheckerFromEnv(app.Clients.DynamoDB, keysTable)
 		if err != nil {
 			return nil, err
 		}

@@ -11,7 +11,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -106,12 +108,38 @@ type cached struct {
 	expires time.Time
 }
 
+// DefaultCacheTTL is how long a Checker trusts a lookup: a revoked key stops working within it.
+const DefaultCacheTTL = time.Minute
+
+// CacheTTLFromEnv reads API_KEY_CACHE_SECONDS (whole seconds, 0 disables the cache), else
+// DefaultCacheTTL. A malformed value is an error, for the cold start to fail on.
+func CacheTTLFromEnv() (time.Duration, error) {
+	v := strings.TrimSpace(os.Getenv("API_KEY_CACHE_SECONDS"))
+	if v == "" {
+		return DefaultCacheTTL, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("configuration: API_KEY_CACHE_SECONDS=%q (want whole seconds >= 0)", v)
+	}
+	return time.Duration(n) * time.Second, nil
+}
+
 // NewChecker builds a Checker; it rejects a nil client or empty table at wiring time.
 func NewChecker(db Getter, table string, ttl time.Duration) (*Checker, error) {
 	if db == nil || table == "" {
 		return nil, errors.New("apikey: client and table are required")
 	}
 	return &Checker{db: db, table: table, ttl: ttl, now: time.Now, cache: map[string]cached{}}, nil
+}
+
+// NewCheckerFromEnv builds a Checker whose cache lasts CacheTTLFromEnv.
+func NewCheckerFromEnv(db Getter, table string) (*Checker, error) {
+	ttl, err := CacheTTLFromEnv()
+	if err != nil {
+		return nil, err
+	}
+	return NewChecker(db, table, ttl)
 }
 
 // Check returns the key's record if it exists, is not revoked and holds scope.
