@@ -24,6 +24,7 @@ import (
 	"github.com/referral-engine/referral-engine/internal/ingest"
 	"github.com/referral-engine/referral-engine/internal/interaction"
 	"github.com/referral-engine/referral-engine/internal/ledger"
+	"github.com/referral-engine/referral-engine/internal/metrics"
 	"github.com/referral-engine/referral-engine/internal/scoring"
 	"github.com/referral-engine/referral-engine/internal/segment"
 	"github.com/referral-engine/referral-engine/internal/voucher"
@@ -43,8 +44,10 @@ func RegisterIngest(r *httpapi.Router, rec Recorder) {
 		}
 		res, err := rec.Record(ctx, body)
 		if err != nil {
-			return httpapi.Response{}, err
+			return httpapi.Response{}, err // a 4xx is counted by the router (RequestsRefused)
 		}
+		metrics.Emit(nil, metrics.M{Name: metrics.InteractionsAccepted, Value: float64(res.Accepted)},
+			metrics.M{Name: metrics.InteractionsDuplicate, Value: float64(res.Duplicates)})
 		return httpapi.JSON(http.StatusAccepted, res)
 	})
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/referral-engine/referral-engine/internal/apikey"
 	"github.com/referral-engine/referral-engine/internal/apperr"
 	"github.com/referral-engine/referral-engine/internal/meter"
+	"github.com/referral-engine/referral-engine/internal/metrics"
 )
 
 // Request and Response are API Gateway's payload v2 types.
@@ -83,7 +84,10 @@ func (r *Router) Routes() []string {
 // Serve is the Lambda handler.
 func (r *Router) Serve(ctx context.Context, req Request) (Response, error) {
 	start, used := time.Now(), meter.Snapshot()
-	resp := r.serve(ctx, req)
+	resp, code := r.serve(ctx, req)
+	if resp.StatusCode >= 400 && resp.StatusCode < 500 {
+		metrics.Add(metrics.RequestsRefused, 1, "Route", req.RouteKey, "Reason", code)
+	}
 	u := meter.Snapshot().Sub(used)
 	r.log.InfoContext(ctx, "request", "route", req.RouteKey, "status", resp.StatusCode,
 		"duration_ms", time.Since(start).Milliseconds(), "rcu", u.ReadUnits(), "wcu", u.WriteUnits(),
@@ -91,21 +95,29 @@ func (r *Router) Serve(ctx context.Context, req Request) (Response, error) {
 	return resp, nil
 }
 
-func (r *Router) serve(ctx context.Context, req Request) Response {
+// serve answers req; code is the error code of an error answer.
+func (r *Router) serve(ctx context.Context, req Request) (Response, string) {
+	fail := func(err error) (Response, string) {
+		code := apperr.CodeInternal
+		if e, ok := apperr.As(err); ok {
+			code = e.Code
+		}
+		return Error(ctx, r.log, err), code
+	}
 	rt, ok := r.routes[req.RouteKey]
 	if !ok {
-		return Error(ctx, r.log, &apperr.Error{Status: http.StatusNotFound, Code: apperr.CodeMethodMissing, Message: "no route " + req.RouteKey})
+		return fail(&apperr.Error{Status: http.StatusNotFound, Code: apperr.CodeMethodMissing, Message: "no route " + req.RouteKey})
 	}
 	if rt.scope != "" {
 		if err := r.authorize(ctx, req, rt.scope); err != nil {
-			return Error(ctx, r.log, err)
+			return fail(err)
 		}
 	}
 	resp, err := rt.h(ctx, req)
 	if err != nil {
-		return Error(ctx, r.log, err)
+		return fail(err)
 	}
-	return resp
+	return resp, ""
 }
 
 func (r *Router) authorize(ctx context.Context, req Request, scope string) error {

@@ -14,6 +14,7 @@ import (
 	"github.com/referral-engine/referral-engine/internal/apperr"
 	"github.com/referral-engine/referral-engine/internal/ingest"
 	"github.com/referral-engine/referral-engine/internal/interaction"
+	"github.com/referral-engine/referral-engine/internal/metrics"
 	"github.com/referral-engine/referral-engine/internal/outbound"
 )
 
@@ -117,6 +118,14 @@ const maxAttempts = 6
 // order, code and friend) answers the same referral and re-runs its side effects, which are
 // idempotent (deterministic event ids).
 func (s *Service) Redeem(ctx context.Context, r Redemption) (Answer, error) {
+	ans, err := s.redeem(ctx, r)
+	if rf, ok := AsRefusal(err); ok {
+		metrics.Add(metrics.ReferralsRefused, 1, "Reason", rf.Reason)
+	}
+	return ans, err
+}
+
+func (s *Service) redeem(ctx context.Context, r Redemption) (Answer, error) {
 	for attempt := range maxAttempts {
 		if attempt > 0 {
 			select {
@@ -169,6 +178,7 @@ func (s *Service) Redeem(ctx context.Context, r Redemption) (Answer, error) {
 		if err != nil {
 			return Answer{}, err
 		}
+		metrics.Add(metrics.ReferralsRedeemed, 1)
 		if err := s.afterRedeem(ctx, &ref, now); err != nil {
 			return Answer{}, err
 		}
@@ -307,6 +317,7 @@ func (s *Service) Grant(ctx context.Context, id string) (GrantOutcome, error) {
 			}
 			ref.Status, ref.GrantedAt = Granted, &now
 			out = GrantedNow
+			metrics.Add(metrics.RewardsGranted, 1)
 		case Granted:
 		default:
 			return Closed, nil
@@ -378,19 +389,23 @@ func (s *Service) Refund(ctx context.Context, orderID string) (RefundAnswer, err
 		if ref == nil {
 			return RefundAnswer{}, apperr.NotFound("no referral for order %q", orderID)
 		}
+		metric := "" // counted only when this call changed the status
 		switch ref.Status {
 		case Pending:
 			err = s.d.Store.Void(ctx, ref, now)
-			ref.Status = Voided
+			ref.Status, metric = Voided, metrics.RewardsVoided
 		case Granted:
 			err = s.d.Store.Reverse(ctx, ref, now)
-			ref.Status = Reversed
+			ref.Status, metric = Reversed, metrics.RewardsReversed
 		}
 		if errors.Is(err, ErrStale) {
 			continue
 		}
 		if err != nil {
 			return RefundAnswer{}, err
+		}
+		if metric != "" {
+			metrics.Add(metric, 1)
 		}
 		if ref.Status == Reversed {
 			if err := s.d.Events.Publish(ctx, outbound.Event{

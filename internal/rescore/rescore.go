@@ -29,6 +29,7 @@ import (
 	"github.com/referral-engine/referral-engine/internal/aggregate"
 	"github.com/referral-engine/referral-engine/internal/apperr"
 	"github.com/referral-engine/referral-engine/internal/interaction"
+	"github.com/referral-engine/referral-engine/internal/metrics"
 	"github.com/referral-engine/referral-engine/internal/scoring"
 	"github.com/referral-engine/referral-engine/internal/segment"
 )
@@ -229,15 +230,21 @@ func (s *Service) try(ctx context.Context, customerID string, ins []interaction.
 			next.VoucherAsks = append(next.VoucherAsks, in.Properties.ReviewID)
 		}
 	}
+	newSegment := ""
 	if s.opt.Evaluator != nil {
 		r := s.opt.Evaluator.Evaluate(c, &c.Signals, now)
 		if ch, changed := segment.Diff(customerID, c.Result, r); changed {
 			next.Outbox = append(next.Outbox, ch)
+			newSegment = ch.To
 		}
 		c.Result = r
 	}
 	if err := s.profiles.Put(ctx, c, rev, next, now); err != nil {
 		return 0, 0, nil, err
+	}
+	if newSegment != "" {
+		// Counted once: by the write that put the change into the outbox.
+		metrics.Add(metrics.SegmentChanges, 1, "Segment", newSegment)
 	}
 	if next.effects() {
 		// Written with the aggregate first, so that a crash here leaves them for the next
