@@ -1,0 +1,272 @@
+// Command benchcoldstart measures every function's cold start beside a hello-world
+// aws-lambda-go function: each binary is built with the Makefile's build-<LogicalId> target for
+// the host, then started RUNS times, interleaved, with its real environment (tables and queues
+// by dummy names, endpoints on a closed local port: init must do no I/O) against a minimal
+// local Lambda Runtime API. Init time is process start → the first
+// GET /2018-06-01/runtime/invocation/next, when the handler is wired and waiting for work.
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/referral-engine/referral-engine/internal/emulator"
+	"github.com/referral-engine/referral-engine/internal/localrun"
+	"github.com/referral-engine/referral-engine/internal/template"
+)
+
+const hello = "hello-world"
+
+// Targets (issue 6).
+const (
+	maxRatio = 1.5
+	maxMB    = 15.0
+)
+
+func main() {
+	runs := flag.Int("runs", 20, "cold starts per binary")
+	flag.Parse()
+	if err := run(*runs); err != nil {
+		fmt.Fprintln(os.Stderr, "bench-coldstart:", err)
+		os.Exit(1)
+	}
+}
+
+type binary struct {
+	name, path string
+	env        []string
+	size       int64
+	inits      []time.Duration
+}
+
+func run(runs int) error {
+	repo, err := emulator.RepoRoot()
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(repo, ".local", "bench-coldstart")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	tmpl, err := template.Load(filepath.Join(repo, "template.yaml"))
+	if err != nil {
+		return err
+	}
+
+	// A closed port: any network call during init fails fast instead of measuring a network.
+	closed, err := closedPort()
+	if err != nil {
+		return err
+	}
+	envs, err := localrun.FunctionEnvironments(filepath.Join(repo, "template.yaml"), "bench-", closed+"/sqs", nil)
+	if err != nil {
+		return err
+	}
+	api, next, stop, err := runtimeAPI()
+	if err != nil {
+		return err
+	}
+	defer stop()
+
+	fmt.Printf("building %d functions and %s for %s/%s...\n", len(tmpl.Functions()), hello, runtime.GOOS, runtime.GOARCH)
+	bins := []*binary{{name: hello, path: filepath.Join(dir, hello, "bootstrap")}}
+	for _, fn := range tmpl.Functions() {
+		bins = append(bins, &binary{name: fn, path: filepath.Join(dir, fn, "bootstrap")})
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(bins))
+	sem := make(chan struct{}, runtime.NumCPU())
+	for i, b := range bins {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			errs[i] = build(repo, b)
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	for _, b := range bins {
+		fi, err := os.Stat(b.path)
+		if err != nil {
+			return err
+		}
+		b.size = fi.Size()
+		b.env = environment(api, closed, b.name, envs[b.name])
+	}
+
+	// One unmeasured start each (page cache), then RUNS rounds in a random order per round.
+	for _, b := range bins {
+		if _, err := coldStart(b, next); err != nil {
+			return err
+		}
+	}
+	for range runs {
+		order := slices.Clone(bins)
+		rand.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		for _, b := range order {
+			d, err := coldStart(b, next)
+			if err != nil {
+				return err
+			}
+			b.inits = append(b.inits, d)
+		}
+	}
+
+	base := median(bins[0].inits)
+	fmt.Printf("\n%d cold starts each, interleaved; init = process start -> first GET .../invocation/next\n\n", runs)
+	fmt.Printf("%-28s %8s %10s %10s %8s\n", "binary", "size MB", "median ms", "p90 ms", "x hello")
+	worst, biggest := 0.0, 0.0
+	for _, b := range bins {
+		m := median(b.inits)
+		ratio := float64(m) / float64(base)
+		mb := float64(b.size) / (1 << 20)
+		if b.name != hello {
+			worst, biggest = max(worst, ratio), max(biggest, mb)
+		}
+		fmt.Printf("%-28s %8.1f %10.2f %10.2f %8.2f\n", b.name, mb, ms(m), ms(percentile(b.inits, 0.9)), ratio)
+	}
+	fmt.Printf("\nworst ratio %.2fx hello-world (target <= %.1fx), largest %.1f MB (target < %.0f MB)\n", worst, maxRatio, biggest, maxMB)
+	if worst > maxRatio || biggest >= maxMB {
+		fmt.Println("TARGET MISSED")
+	}
+	return nil
+}
+
+func build(repo string, b *binary) error {
+	artifacts := filepath.Dir(b.path)
+	var cmd *exec.Cmd
+	if b.name == hello {
+		cmd = exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", b.path, "./scripts/benchcoldstart/hello")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+runtime.GOOS, "GOARCH="+runtime.GOARCH)
+	} else {
+		cmd = exec.Command("make", "-s", "build-"+b.name, "ARTIFACTS_DIR="+artifacts, "LAMBDA_GOOS="+runtime.GOOS, "LAMBDA_GOARCH="+runtime.GOARCH)
+	}
+	cmd.Dir = repo
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("build %s: %v\n%s", b.name, err, out)
+	}
+	return nil
+}
+
+// environment is what Lambda gives the process, plus the template's variables.
+func environment(api, closed, name string, tpl map[string]string) []string {
+	env := map[string]string{
+		"PATH": os.Getenv("PATH"), "TZ": ":UTC", "LANG": "en_US.UTF-8",
+		"AWS_LAMBDA_RUNTIME_API": api, "_HANDLER": "bootstrap",
+		"AWS_EXECUTION_ENV": "AWS_Lambda_provided.al2023", "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+		"AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
+		"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_SESSION_TOKEN": "bench",
+		"AWS_ENDPOINT_URL": closed,
+		"AWS_LAMBDA_FUNCTION_NAME": "bench-" + name, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+		"AWS_LAMBDA_FUNCTION_VERSION": "$LATEST", "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/bench-" + name,
+		"AWS_LAMBDA_LOG_FORMAT": "JSON",
+	}
+	for k, v := range tpl {
+		env[k] = v
+	}
+	out := make([]string, 0, len(env))
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	return out
+}
+
+// coldStart starts b and returns the time until its first /next request, then kills it.
+func coldStart(b *binary, next <-chan time.Time) (time.Duration, error) {
+	// Drain a stale signal, if any.
+	select {
+	case <-next:
+	default:
+	}
+	cmd := exec.Command(b.path)
+	cmd.Env = b.env
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	exited := make(chan error, 1)
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return 0, fmt.Errorf("%s: %w", b.name, err)
+	}
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	}()
+	select {
+	case at := <-next:
+		return at.Sub(start), nil
+	case err := <-exited:
+		exited <- err
+		return 0, fmt.Errorf("%s exited during init (%v): %s", b.name, err, strings.TrimSpace(out.String()))
+	case <-time.After(10 * time.Second):
+		return 0, fmt.Errorf("%s: no /next request within 10 s: %s", b.name, strings.TrimSpace(out.String()))
+	}
+}
+
+// runtimeAPI serves GET /2018-06-01/runtime/invocation/next: it signals the time of arrival and
+// holds the request until the process is killed.
+func runtimeAPI() (addr string, next <-chan time.Time, stop func(), err error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, nil, err
+	}
+	ch := make(chan time.Time, 1)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /2018-06-01/runtime/invocation/next", func(w http.ResponseWriter, r *http.Request) {
+		at := time.Now()
+		select {
+		case ch <- at:
+		default:
+		}
+		<-r.Context().Done()
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusAccepted) })
+	srv := &http.Server{Handler: mux}
+	go func() { _ = srv.Serve(ln) }()
+	return ln.Addr().String(), ch, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		_ = srv.Close()
+	}, nil
+}
+
+// closedPort returns http://127.0.0.1:<port> for a port nothing listens on.
+func closedPort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return "http://" + addr, nil
+}
+
+func median(ds []time.Duration) time.Duration { return percentile(ds, 0.5) }
+
+func percentile(ds []time.Duration, p float64) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	return s[min(len(s)-1, int(p*float64(len(s))))]
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
