@@ -20,6 +20,7 @@ build-MarketingApiFunction:      ; $(GO_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./f
 build-IssueVoucherFunction:      ; $(GO_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/issue-voucher
 build-CampaignWorkerFunction:    ; $(GO_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/campaign-worker
 build-ClickRedirectFunction:     ; $(GO_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/click-redirect
+build-EraseCustomerFunction:     ; $(GO_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/erase-customer
 
 FUNCTIONS := $(shell sed -n 's/^build-\([A-Za-z0-9]*\):.*/\1/p' Makefile)
 

@@ -194,3 +194,92 @@ func (c *Checker) lookup(ctx context.Context, h string) (*Record, error) {
 	c.mu.Unlock()
 	return rec, nil
 }
+
+// Store is what key management needs of DynamoDB (scripts/apikey).
+type Store interface {
+	Putter
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	Scan(ctx context.Context, in *dynamodb.ScanInput, opts ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
+}
+
+// ErrNotFound is returned by Revoke for a key (or hash) the table does not hold.
+var ErrNotFound = errors.New("no such API key")
+
+// Create generates a key with scopes, stores only its hash and returns the key: the only time
+// it is ever visible.
+func Create(ctx context.Context, db Putter, table, name string, scopes []string) (string, error) {
+	for _, s := range scopes {
+		if !slices.Contains(AllScopes, s) {
+			return "", fmt.Errorf("unknown scope %q (want %s)", s, strings.Join(AllScopes, ", "))
+		}
+	}
+	if len(scopes) == 0 || name == "" {
+		return "", errors.New("a key needs a name and at least one scope")
+	}
+	key := Generate()
+	if err := Put(ctx, db, table, key, name, scopes); err != nil {
+		return "", err
+	}
+	return key, nil
+}
+
+// HashOf returns the stored hash of a key, or the argument itself when it already is a hash
+// (64 lower-case hex characters).
+func HashOf(keyOrHash string) string {
+	if len(keyOrHash) == sha256.Size*2 {
+		if _, err := hex.DecodeString(keyOrHash); err == nil && strings.ToLower(keyOrHash) == keyOrHash {
+			return keyOrHash
+		}
+	}
+	return Hash(keyOrHash)
+}
+
+// Revoke marks a key revoked (kept for the audit trail; Check refuses it once the Checkers'
+// caches expire, within their TTL). Revoking twice keeps the first revocation time.
+func Revoke(ctx context.Context, db Store, table, keyOrHash string, now time.Time) (*Record, error) {
+	out, err := db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(table),
+		Key:                       map[string]types.AttributeValue{"key_hash": &types.AttributeValueMemberS{Value: HashOf(keyOrHash)}},
+		UpdateExpression:          aws.String("SET revoked_at = if_not_exists(revoked_at, :now)"),
+		ConditionExpression:       aws.String("attribute_exists(key_hash)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":now": &types.AttributeValueMemberS{Value: now.UTC().Format(time.RFC3339)}},
+		ReturnValues:              types.ReturnValueAllNew,
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("revoke api key: %w", err)
+	}
+	var rec Record
+	if err := attributevalue.UnmarshalMap(out.Attributes, &rec); err != nil {
+		return nil, fmt.Errorf("unmarshal api key: %w", err)
+	}
+	return &rec, nil
+}
+
+// List returns every stored key record, by creation time.
+func List(ctx context.Context, db Store, table string) ([]Record, error) {
+	var recs []Record
+	var start map[string]types.AttributeValue
+	for {
+		out, err := db.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(table), ExclusiveStartKey: start})
+		if err != nil {
+			return nil, fmt.Errorf("list api keys: %w", err)
+		}
+		for _, it := range out.Items {
+			var r Record
+			if err := attributevalue.UnmarshalMap(it, &r); err != nil {
+				return nil, fmt.Errorf("unmarshal api key: %w", err)
+			}
+			recs = append(recs, r)
+		}
+		if start = out.LastEvaluatedKey; len(start) == 0 {
+			break
+		}
+	}
+	slices.SortFunc(recs, func(a, b Record) int { return strings.Compare(a.CreatedAt+a.KeyHash, b.CreatedAt+b.KeyHash) })
+	return recs, nil
+}

@@ -33,6 +33,8 @@ func TestMain(m *testing.M) {
 		// Failed messages come back after 2 s instead of 3 minutes, so redrive to the DLQ
 		// after maxReceiveCount is observable within a test.
 		Parameters: map[string]string{"ConsumerVisibilityTimeout": "2"},
+		// A revoked API key is refused after 1 s, not the default minute (apikey_test.go).
+		ExtraEnv: map[string]string{"API_KEY_CACHE_SECONDS": "1"},
 	})
 	cancel()
 	if err != nil {

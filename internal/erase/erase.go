@@ -1,0 +1,527 @@
+// Package erase removes a customer's personal data from every table (GDPR, DELETE
+// /v1/customers/{id}) and keeps what accounting needs under a stable pseudonym.
+//
+// What happens to each item (docs/referrals.md, "Erasure"):
+//   - InteractionsTable: the customer's partition is deleted (raw properties hold order ids,
+//     review ids, profile values).
+//   - CustomersTable: the partition (PROFILE aggregate, SEG# history) is deleted; an ERASED
+//     tombstone under the pseudonym records when and what, so erasing again answers the same.
+//   - VouchersTable: OWNER# items deleted; CODE# items kept as revoked tombstones (the code stays
+//     reserved and late redemptions are refused) with customer_id = pseudonym and no
+//     referrer_email_hash or review id; CLICK# counters of the codes (salted IP hashes) deleted.
+//   - ReferralsTable: FRIEND#, CAP#, the customer's EMAIL# guard and FP# fingerprints deleted;
+//     referrals where they are referrer or friend keep their amounts under the pseudonym, without
+//     the friend's email hash; their order guard loses its request hash; a reward still pending
+//     for an erased referrer is voided (nobody left to pay).
+//   - LedgerTable: entries and BALANCE move to the pseudonym's partition, in transactions that
+//     keep the sum of entries equal to BALANCE.
+//   - StatsTable: leaderboard counts move to the pseudonym; funnel counters hold no ids.
+package erase
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/referral-engine/referral-engine/internal/referralstore"
+)
+
+// Pseudonym is the stable stand-in for an erased customer: "erased-" and 24 hex characters of
+// HMAC-SHA256(salt, id). Without the salt it cannot be linked back to the id.
+func Pseudonym(salt []byte, customerID string) string {
+	m := hmac.New(sha256.New, salt)
+	m.Write([]byte(customerID))
+	return "erased-" + hex.EncodeToString(m.Sum(nil))[:24]
+}
+
+// Counts says what an erasure did, per kind of item.
+type Counts struct {
+	Interactions     int `json:"interactions_deleted"`
+	CustomerItems    int `json:"customer_items_deleted"`
+	VouchersRevoked  int `json:"vouchers_pseudonymised"`
+	VoucherItems     int `json:"voucher_items_deleted"`
+	ClickCounters    int `json:"click_counters_deleted"`
+	Guards           int `json:"referral_guards_deleted"`
+	Referrals        int `json:"referrals_pseudonymised"`
+	RewardsVoided    int `json:"pending_rewards_voided"`
+	LedgerItems      int `json:"ledger_items_moved"`
+	LeaderboardItems int `json:"leaderboard_items_moved"`
+}
+
+// Total is the number of items changed.
+func (c Counts) Total() int {
+	return c.Interactions + c.CustomerItems + c.VouchersRevoked + c.VoucherItems + c.ClickCounters +
+		c.Guards + c.Referrals + c.RewardsVoided + c.LedgerItems + c.LeaderboardItems
+}
+
+// Result answers an erasure.
+type Result struct {
+	CustomerID    string    `json:"customer_id"`
+	Pseudonym     string    `json:"pseudonym"`
+	Erased        Counts    `json:"erased"`
+	AlreadyErased bool      `json:"already_erased"` // an earlier erasure had done it all
+	ErasedAt      time.Time `json:"erased_at"`
+}
+
+// ErrNotFound: no table holds anything of the customer, and they were never erased.
+var ErrNotFound = errors.New("no data of this customer")
+
+// Tables are the physical table names.
+type Tables struct {
+	Customers, Interactions, Vouchers, Referrals, Ledger, Stats string
+}
+
+// Client is what erasure needs of DynamoDB.
+type Client interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	Scan(ctx context.Context, in *dynamodb.ScanInput, opts ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
+	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+}
+
+// ScanSegments is how many parallel segments each table scan uses.
+const ScanSegments = 4
+
+// TombstoneSK is the sort key of the erasure record, in the pseudonym's CustomersTable partition.
+const TombstoneSK = "ERASED"
+
+// Eraser erases customers.
+type Eraser struct {
+	db   Client
+	t    Tables
+	salt []byte
+	now  func() time.Time
+}
+
+// New builds an Eraser; every table and a salt of at least 16 bytes are required.
+func New(db Client, t Tables, salt string, now func() time.Time) (*Eraser, error) {
+	if db == nil || t.Customers == "" || t.Interactions == "" || t.Vouchers == "" || t.Referrals == "" || t.Ledger == "" || t.Stats == "" {
+		return nil, errors.New("erase: client and every table are required")
+	}
+	if len(salt) < 16 {
+		return nil, errors.New("erase: the pseudonym salt must be at least 16 bytes")
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Eraser{db: db, t: t, salt: []byte(salt), now: now}, nil
+}
+
+// Erase removes or pseudonymises everything of customerID. It is idempotent: a second call
+// finishes whatever a failed first one left, then answers already_erased with zero counts.
+func (e *Eraser) Erase(ctx context.Context, customerID string) (*Result, error) {
+	p := Pseudonym(e.salt, customerID)
+	now := e.now().UTC()
+	var c Counts
+	steps := []func(context.Context, string, string, *Counts) error{
+		e.interactions, e.customer, e.vouchers, e.referrals, e.ledger, e.leaderboard,
+	}
+	for _, step := range steps {
+		if err := step(ctx, customerID, p, &c); err != nil {
+			return nil, err
+		}
+	}
+	prev, err := e.tombstone(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	if prev == nil && c.Total() == 0 {
+		return nil, ErrNotFound
+	}
+	res := &Result{CustomerID: customerID, Pseudonym: p, Erased: c, AlreadyErased: prev != nil && c.Total() == 0, ErasedAt: now}
+	if prev != nil && c.Total() == 0 {
+		res.ErasedAt = *prev
+		return res, nil
+	}
+	item, err := attributevalue.MarshalMap(map[string]any{
+		"customer_id": p, "sk": TombstoneSK, "erased_at": now.Format(time.RFC3339), "counts": c,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("marshal erasure record: %w", err)
+	}
+	if _, err := e.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(e.t.Customers), Item: item}); err != nil {
+		return nil, fmt.Errorf("put erasure record: %w", err)
+	}
+	return res, nil
+}
+
+func (e *Eraser) tombstone(ctx context.Context, p string) (*time.Time, error) {
+	out, err := e.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(e.t.Customers), Key: key("customer_id", p, "sk", TombstoneSK), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return nil, fmt.Errorf("get erasure record: %w", err)
+	}
+	if len(out.Item) == 0 {
+		return nil, nil
+	}
+	at, _ := time.Parse(time.RFC3339, str(out.Item, "erased_at"))
+	return &at, nil
+}
+
+// ---- partitions keyed by the customer id
+
+func (e *Eraser) interactions(ctx context.Context, id, _ string, c *Counts) error {
+	keys, err := e.partition(ctx, e.t.Interactions, "customer_id", id, "customer_id, event_id")
+	if err != nil {
+		return err
+	}
+	c.Interactions += len(keys)
+	return e.deleteAll(ctx, e.t.Interactions, keys)
+}
+
+func (e *Eraser) customer(ctx context.Context, id, _ string, c *Counts) error {
+	keys, err := e.partition(ctx, e.t.Customers, "customer_id", id, "customer_id, sk")
+	if err != nil {
+		return err
+	}
+	c.CustomerItems += len(keys)
+	return e.deleteAll(ctx, e.t.Customers, keys)
+}
+
+// ledger moves the entries and BALANCE to the pseudonym's partition: each transaction puts the
+// moved items and deletes the originals, and BALANCE moves as an ADD (merging with whatever the
+// pseudonym already holds) guarded on the value read.
+func (e *Eraser) ledger(ctx context.Context, id, p string, c *Counts) error {
+	items, err := e.partition(ctx, e.t.Ledger, "customer_id", id, "")
+	if err != nil {
+		return err
+	}
+	const perTx = 45 // two operations per item, 100 per transaction
+	for len(items) > 0 {
+		n := min(perTx, len(items))
+		chunk := items[:n]
+		items = items[n:]
+		var ops []types.TransactWriteItem
+		for _, it := range chunk {
+			sk := str(it, "sk")
+			old := key("customer_id", id, "sk", sk)
+			if sk == "BALANCE" {
+				pts, ok := it["points"].(*types.AttributeValueMemberN)
+				if !ok {
+					pts = &types.AttributeValueMemberN{Value: "0"}
+				}
+				ops = append(ops,
+					types.TransactWriteItem{Update: &types.Update{TableName: aws.String(e.t.Ledger), Key: key("customer_id", p, "sk", sk),
+						UpdateExpression:          aws.String("ADD points :p SET updated_at = :at"),
+						ExpressionAttributeValues: map[string]types.AttributeValue{":p": pts, ":at": s(e.now().UTC().Format(time.RFC3339))}}},
+					types.TransactWriteItem{Delete: &types.Delete{TableName: aws.String(e.t.Ledger), Key: old,
+						ConditionExpression: aws.String("points = :p"), ExpressionAttributeValues: map[string]types.AttributeValue{":p": pts}}})
+				continue
+			}
+			moved := map[string]types.AttributeValue{}
+			for k, v := range it {
+				moved[k] = v
+			}
+			moved["customer_id"] = s(p)
+			ops = append(ops,
+				types.TransactWriteItem{Put: &types.Put{TableName: aws.String(e.t.Ledger), Item: moved}},
+				types.TransactWriteItem{Delete: &types.Delete{TableName: aws.String(e.t.Ledger), Key: old}})
+		}
+		if _, err := e.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: ops}); err != nil {
+			return fmt.Errorf("move ledger of an erased customer: %w", err)
+		}
+		c.LedgerItems += len(chunk)
+	}
+	return nil
+}
+
+// ---- tables without a partition per customer: filtered parallel scans
+
+func (e *Eraser) vouchers(ctx context.Context, id, p string, c *Counts) error {
+	items, err := e.scan(ctx, e.t.Vouchers, "customer_id = :c OR customer_id = :p OR begins_with(pk, :owner)",
+		map[string]types.AttributeValue{":c": s(id), ":p": s(p), ":owner": s("OWNER#" + id + "#")})
+	if err != nil {
+		return err
+	}
+	var codes []string
+	var del []map[string]types.AttributeValue
+	for _, it := range items {
+		pk := str(it, "pk")
+		switch {
+		case strings.HasPrefix(pk, "OWNER#"):
+			del = append(del, key("pk", pk))
+		case strings.HasPrefix(pk, "CODE#"):
+			codes = append(codes, strings.TrimPrefix(pk, "CODE#"))
+			if str(it, "customer_id") != id {
+				continue // pseudonymised by an earlier run
+			}
+			upd := "SET customer_id = :p, #st = :revoked, erased_at = :now REMOVE referrer_email_hash"
+			if strings.HasPrefix(str(it, "campaign_id"), "review:") {
+				upd += ", campaign_id"
+			}
+			if _, err := e.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(e.t.Vouchers), Key: key("pk", pk),
+				UpdateExpression: aws.String(upd), ExpressionAttributeNames: map[string]string{"#st": "status"},
+				ExpressionAttributeValues: map[string]types.AttributeValue{":p": s(p), ":revoked": s("revoked"), ":now": s(e.now().UTC().Format(time.RFC3339))},
+			}); err != nil {
+				return fmt.Errorf("pseudonymise voucher %s: %w", pk, err)
+			}
+			c.VouchersRevoked++
+		}
+	}
+	c.VoucherItems += len(del)
+	if err := e.deleteAll(ctx, e.t.Vouchers, del); err != nil {
+		return err
+	}
+	// Click counters of the codes: CLICK#<CODE>#<client hash>#<hour>.
+	for len(codes) > 0 {
+		n := min(40, len(codes))
+		var conds []string
+		vals := map[string]types.AttributeValue{}
+		for i, code := range codes[:n] {
+			conds = append(conds, fmt.Sprintf("begins_with(pk, :k%d)", i))
+			vals[fmt.Sprintf(":k%d", i)] = s("CLICK#" + code + "#")
+		}
+		codes = codes[n:]
+		clicks, err := e.scan(ctx, e.t.Vouchers, strings.Join(conds, " OR "), vals)
+		if err != nil {
+			return err
+		}
+		keys := make([]map[string]types.AttributeValue, 0, len(clicks))
+		for _, it := range clicks {
+			keys = append(keys, key("pk", str(it, "pk")))
+		}
+		c.ClickCounters += len(keys)
+		if err := e.deleteAll(ctx, e.t.Vouchers, keys); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Eraser) referrals(ctx context.Context, id, p string, c *Counts) error {
+	items, err := e.scan(ctx, e.t.Referrals,
+		"referrer_id = :c OR friend_customer_id = :c OR friend_customer_id = :p OR customer_id = :c OR sk = :csk OR pk = :friend OR begins_with(pk, :cap)",
+		map[string]types.AttributeValue{":c": s(id), ":p": s(p), ":csk": s("C#" + id), ":friend": s("FRIEND#" + id), ":cap": s("CAP#" + id + "#")})
+	if err != nil {
+		return err
+	}
+	var del []map[string]types.AttributeValue
+	for _, it := range items {
+		pk, sk := str(it, "pk"), str(it, "sk")
+		if !strings.HasPrefix(pk, "REF#") {
+			// FRIEND#, CAP#, FP# (sk C#<id>), EMAIL# (customer_id): the customer's guards.
+			del = append(del, key("pk", pk, "sk", sk))
+			continue
+		}
+		if err := e.referral(ctx, it, id, p, c); err != nil {
+			return err
+		}
+	}
+	c.Guards += len(del)
+	return e.deleteAll(ctx, e.t.Referrals, del)
+}
+
+func (e *Eraser) referral(ctx context.Context, it map[string]types.AttributeValue, id, p string, c *Counts) error {
+	k := key("pk", str(it, "pk"), "sk", str(it, "sk"))
+	var sets, removes []string
+	if str(it, "referrer_id") == id {
+		sets = append(sets, "referrer_id = :p")
+	}
+	friend := str(it, "friend_customer_id")
+	if friend == id {
+		sets = append(sets, "friend_customer_id = :p")
+	}
+	if (friend == id || friend == p) && it["friend_email_hash"] != nil {
+		removes = append(removes, "friend_email_hash")
+	}
+	if len(sets)+len(removes) > 0 {
+		upd := ""
+		if len(sets) > 0 {
+			upd = "SET " + strings.Join(sets, ", ")
+		}
+		if len(removes) > 0 {
+			upd += " REMOVE " + strings.Join(removes, ", ")
+		}
+		if _, err := e.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(e.t.Referrals), Key: k,
+			UpdateExpression: aws.String(upd), ExpressionAttributeValues: map[string]types.AttributeValue{":p": s(p)},
+		}); err != nil {
+			return fmt.Errorf("pseudonymise referral: %w", err)
+		}
+		c.Referrals++
+	}
+	// The erased referrer's reward still held: void it (as a refund before the grant would).
+	if str(it, "referrer_id") == id && str(it, "status") == "pending" {
+		_, err := e.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(e.t.Referrals), Key: k,
+			UpdateExpression:          aws.String("SET #st = :voided, void_reason = :why REMOVE due_shard"),
+			ConditionExpression:       aws.String("#st = :pending"),
+			ExpressionAttributeNames:  map[string]string{"#st": "status"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":voided": s("voided"), ":pending": s("pending"), ":why": s("referrer_erased")},
+		})
+		var ccf *types.ConditionalCheckFailedException
+		switch {
+		case errors.As(err, &ccf): // granted meanwhile: the ledger step moves it
+		case err != nil:
+			return fmt.Errorf("void referral of an erased referrer: %w", err)
+		default:
+			c.RewardsVoided++
+		}
+	}
+	// The friend's order guard: its request hash covers the friend's id.
+	if order := str(it, "order_id"); order != "" && (friend == id || friend == p) {
+		_, err := e.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(e.t.Referrals), Key: key("pk", "ORDER#"+order, "sk", "GUARD"),
+			UpdateExpression: aws.String("REMOVE request_hash"), ConditionExpression: aws.String("attribute_exists(request_hash)")})
+		var ccf *types.ConditionalCheckFailedException
+		if err != nil && !errors.As(err, &ccf) {
+			return fmt.Errorf("strip order guard %s: %w", order, err)
+		}
+	}
+	return nil
+}
+
+// leaderboard moves the customer's counts (LB#<day>#<shard> / <id>) to the pseudonym, on the
+// pseudonym's shard, so a later reversal of a pseudonymised referral decrements the same item.
+func (e *Eraser) leaderboard(ctx context.Context, id, p string, c *Counts) error {
+	items, err := e.scan(ctx, e.t.Stats, "sk = :c AND begins_with(pk, :lb)", map[string]types.AttributeValue{":c": s(id), ":lb": s("LB#")})
+	if err != nil {
+		return err
+	}
+	for _, it := range items {
+		pk := str(it, "pk")
+		parts := strings.Split(pk, "#") // LB, day, shard
+		if len(parts) != 3 {
+			continue
+		}
+		n, ok := it["n"].(*types.AttributeValueMemberN)
+		if !ok {
+			n = &types.AttributeValueMemberN{Value: "0"}
+		}
+		_, err := e.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+			{Update: &types.Update{TableName: aws.String(e.t.Stats), Key: referralstore.LeaderboardKey(parts[1], p),
+				UpdateExpression: aws.String("ADD n :n"), ExpressionAttributeValues: map[string]types.AttributeValue{":n": n}}},
+			{Delete: &types.Delete{TableName: aws.String(e.t.Stats), Key: key("pk", pk, "sk", id),
+				ConditionExpression: aws.String("n = :n"), ExpressionAttributeValues: map[string]types.AttributeValue{":n": n}}},
+		}})
+		if err != nil {
+			return fmt.Errorf("move leaderboard %s: %w", pk, err)
+		}
+		c.LeaderboardItems++
+	}
+	return nil
+}
+
+// ---- DynamoDB helpers
+
+func (e *Eraser) partition(ctx context.Context, table, hashKey, id, projection string) ([]map[string]types.AttributeValue, error) {
+	var out []map[string]types.AttributeValue
+	in := &dynamodb.QueryInput{
+		TableName: aws.String(table), ConsistentRead: aws.Bool(true),
+		KeyConditionExpression:    aws.String("#h = :id"),
+		ExpressionAttributeNames:  map[string]string{"#h": hashKey},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":id": s(id)},
+	}
+	if projection != "" {
+		names := strings.Split(projection, ", ")
+		var ph []string
+		for i, n := range names {
+			k := "#p" + strconv.Itoa(i)
+			in.ExpressionAttributeNames[k] = n
+			ph = append(ph, k)
+		}
+		in.ProjectionExpression = aws.String(strings.Join(ph, ", "))
+	}
+	p := dynamodb.NewQueryPaginator(e.db, in)
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("query %s: %w", table, err)
+		}
+		out = append(out, page.Items...)
+	}
+	return out, nil
+}
+
+func (e *Eraser) scan(ctx context.Context, table, filter string, vals map[string]types.AttributeValue) ([]map[string]types.AttributeValue, error) {
+	var (
+		mu    sync.Mutex
+		out   []map[string]types.AttributeValue
+		wg    sync.WaitGroup
+		first error
+	)
+	for seg := range ScanSegments {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := dynamodb.NewScanPaginator(e.db, &dynamodb.ScanInput{
+				TableName: aws.String(table), ConsistentRead: aws.Bool(true),
+				Segment: aws.Int32(int32(seg)), TotalSegments: aws.Int32(ScanSegments),
+				FilterExpression: aws.String(filter), ExpressionAttributeValues: vals,
+			})
+			for p.HasMorePages() {
+				page, err := p.NextPage(ctx)
+				mu.Lock()
+				if err != nil {
+					if first == nil {
+						first = fmt.Errorf("scan %s: %w", table, err)
+					}
+					mu.Unlock()
+					return
+				}
+				out = append(out, page.Items...)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return out, first
+}
+
+func (e *Eraser) deleteAll(ctx context.Context, table string, keys []map[string]types.AttributeValue) error {
+	for len(keys) > 0 {
+		n := min(25, len(keys))
+		reqs := make([]types.WriteRequest, 0, n)
+		for _, k := range keys[:n] {
+			reqs = append(reqs, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: k}})
+		}
+		keys = keys[n:]
+		for attempt := 0; len(reqs) > 0; attempt++ {
+			if attempt > 8 {
+				return fmt.Errorf("delete from %s: unprocessed items after retries", table)
+			}
+			if attempt > 0 {
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(time.Duration(25<<attempt) * time.Millisecond):
+				}
+			}
+			out, err := e.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{table: reqs}})
+			if err != nil {
+				return fmt.Errorf("delete from %s: %w", table, err)
+			}
+			reqs = out.UnprocessedItems[table]
+		}
+	}
+	return nil
+}
+
+func key(kv ...string) map[string]types.AttributeValue {
+	m := make(map[string]types.AttributeValue, len(kv)/2)
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = s(kv[i+1])
+	}
+	return m
+}
+
+func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+
+func str(it map[string]types.AttributeValue, name string) string {
+	if v, ok := it[name].(*types.AttributeValueMemberS); ok {
+		return v.Value
+	}
+	return ""
+}
