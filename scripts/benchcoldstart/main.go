@@ -172,7 +172,7 @@ func environment(api, closed, name string, tpl map[string]string) []string {
 		"AWS_EXECUTION_ENV": "AWS_Lambda_provided.al2023", "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
 		"AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
 		"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_SESSION_TOKEN": "bench",
-		"AWS_ENDPOINT_URL": closed,
+		"AWS_ENDPOINT_URL":         closed,
 		"AWS_LAMBDA_FUNCTION_NAME": "bench-" + name, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
 		"AWS_LAMBDA_FUNCTION_VERSION": "$LATEST", "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/bench-" + name,
 		"AWS_LAMBDA_LOG_FORMAT": "JSON",

@@ -34,6 +34,9 @@ import (
 	"github.com/referral-engine/referral-engine/internal/usage"
 )
 
+// usageOut, when set, gets the run's totals as JSON for the cost report (scripts/benchcost).
+var usageOut = flag.String("usage-out", "", "write the measured totals (usage.Measured JSON) to this file")
+
 func main() {
 	n := flag.Int("n", 2000, "interactions to send")
 	conc := flag.Int("c", 16, "concurrent storefront clients")
@@ -105,6 +108,7 @@ func run(n, conc, customers int) error {
 
 	// The system, end to end.
 	mark := usage.Start(st)
+	inv0 := st.Invocations()
 	u1 := meter.Snapshot()
 	start := time.Now()
 	apiLat, apiWall := timeAll(n, conc, func(i int) error { return postOne(st, body(customers+i, "sys")) })
@@ -114,6 +118,7 @@ func run(n, conc, customers int) error {
 	runnerUse := meter.Snapshot().Sub(u1) // the event source mapping's SQS polls
 
 	fnUse := usage.Sum(mark.Since(st))
+	invoked := usage.Invoked(inv0, st.Invocations())
 	pendingMarks := countPending(ctx, plain, st.Resources["CustomersTable"], "sys-cust-")
 
 	// Side by side: each client alternates a POST and a bare PutItem, so both meet the same
@@ -153,6 +158,13 @@ func run(n, conc, customers int) error {
 	fmt.Printf("a customer's first interaction (first segmentation, history, segment.changed): %.2f write units, %.2f read units, %.2f SQS sends\n",
 		first.WriteUnits/float64(customers), first.ReadUnits/float64(customers), first.SQSRequests/float64(customers))
 	fmt.Printf("targets: <= 4 write units, <= 2 read units per interaction; API p50 <= 3x the bare PutItem p50\n")
+	if *usageOut != "" {
+		if err := usage.WriteMeasured(*usageOut, usage.Measured{Bench: "bench-ingest", Unit: "interaction", N: n, Clients: conc,
+			WriteUnits: wcu, ReadUnits: fnUse.ReadUnits, SQSRequests: fnUse.SQSRequests + float64(runnerUse.SQSRequests),
+			LambdaInvocations: invoked, LambdaMS: fnUse.DurationMS, HTTPRequests: n}); err != nil {
+			return err
+		}
+	}
 	if applied != n {
 		return fmt.Errorf("only %d of %d interactions applied", applied, n)
 	}

@@ -52,6 +52,9 @@ const (
 var functions = []string{"IssueVoucherFunction", "RecordInteractionFunction", "ClickRedirectFunction",
 	"RedeemReferralFunction", "GrantRewardFunction", "RescoreCustomerFunction"}
 
+// usageOut, when set, gets the run's totals as JSON for the cost report (scripts/benchcost).
+var usageOut = flag.String("usage-out", "", "write the measured totals (usage.Measured JSON) to this file")
+
 func main() {
 	n := flag.Int("n", 200, "full referrals to run")
 	conc := flag.Int("c", 8, "concurrent storefront clients")
@@ -148,6 +151,13 @@ func run(n, conc int) error {
 		ddb, sq, lam, api, ddb+sq+lam+api, floor)
 	fmt.Printf("prices: DynamoDB $%.3f/M write units, $%.3f/M read units; SQS $%.2f/M requests; Lambda arm64 $%.10f/GB-s at 128 MB (handler time as logged) + $%.2f/M requests; HTTP API $%.2f/M requests\n",
 		pricePerMillionWRU, pricePerMillionRRU, pricePerMillionSQS, pricePerGBSecond, pricePerMillionLReq, pricePerMillionHTTP)
+	if *usageOut != "" {
+		if err := usage.WriteMeasured(*usageOut, usage.Measured{Bench: "bench-referral", Unit: "referral", N: n, Clients: conc,
+			WriteUnits: tot.WriteUnits, ReadUnits: tot.ReadUnits, SQSRequests: sqsTotal,
+			LambdaInvocations: invocations, LambdaMS: tot.DurationMS, HTTPRequests: httpRequestsPerReady * n}); err != nil {
+			return err
+		}
+	}
 	if granted != n {
 		return fmt.Errorf("only %d of %d rewards granted", granted, n)
 	}
