@@ -17,6 +17,7 @@ var registrations = map[string]func(r *httpapi.Router){
 	"MarketingApiFunction":      func(r *httpapi.Router) { RegisterMarketing(r, nil, nil, nil) },
 	"IssueVoucherFunction":      func(r *httpapi.Router) { RegisterVouchers(r, nil, "") },
 	"ClickRedirectFunction":     func(r *httpapi.Router) { RegisterClicks(r, nil) },
+	"EraseCustomerFunction":     func(r *httpapi.Router) { RegisterErase(r, nil) },
 }
 
 // Every route the template sends to a function has a handler in that function's router, and
