@@ -94,6 +94,8 @@ func TestEraseCustomer(t *testing.T) {
 		t.Fatalf("click: %d", got)
 	}
 	red := mustRedeem(t, redemption{Code: v.Code, Order: fmt.Sprintf("gdpr-o2-%d", n), Friend: friend, Fingerprints: map[string]string{"device": fpFriend}})
+	// A second friend's order, its reward still held when Erin is erased.
+	held := mustRedeem(t, redemption{Code: v.Code, Order: fmt.Sprintf("gdpr-o3-%d", n), Friend: friend + "-2"})
 	makeDue(t, red.ReferralID)
 	sendBatch(t, "GrantQueue", grantMessage(red.ReferralID))
 	queueEmpty(t, "GrantQueue")
@@ -141,7 +143,7 @@ func TestEraseCustomer(t *testing.T) {
 	t.Logf("erased: %s", r.Body)
 	if !strings.HasPrefix(res.Pseudonym, "erased-") || res.AlreadyErased || res.Erased["interactions_deleted"] < 4 ||
 		res.Erased["vouchers_pseudonymised"] != 1 || res.Erased["click_counters_deleted"] != 1 || res.Erased["ledger_items_moved"] != 2 ||
-		res.Erased["referrals_pseudonymised"] != 2 || res.Erased["leaderboard_items_moved"] != 1 {
+		res.Erased["referrals_pseudonymised"] != 3 || res.Erased["pending_rewards_voided"] != 1 || res.Erased["leaderboard_items_moved"] != 1 {
 		t.Errorf("erase answer %s", r.Body)
 	}
 
@@ -174,6 +176,9 @@ func TestEraseCustomer(t *testing.T) {
 		t.Errorf("referral after erasure: %v", got)
 	}
 
+	if got := getReferral(t, held.ReferralID); got["referrer_id"] != res.Pseudonym || got["status"] != "voided" || got["due_shard"] != nil {
+		t.Errorf("held referral after erasure: %v", got)
+	}
 	if st, _ := customer(t, erin); st != 404 {
 		t.Errorf("GET erased customer: %d", st)
 	}
