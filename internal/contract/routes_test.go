@@ -3,6 +3,7 @@ package contract
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/referral-engine/referral-engine/internal/api"
@@ -105,4 +106,46 @@ func TestSpecSecurity(t *testing.T) {
 			}
 		}
 	}
+}
+
+// Each operation's x-scope is the scope its router checks: a key with just that scope gets
+// past the key check, a key with only another (non-admin) scope gets a 403, no key a 401.
+func TestSpecScopesMatchRouters(t *testing.T) {
+	spec := loadSpec(t)
+	r := apiRouter(t, customersFake{c: anna(t)})
+	scopeKeys := map[string]string{"ingest": "ingest-key", "read": "read-key", "admin": "admin-key"}
+	n := 0
+	for path, item := range spec.Doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			scope, _ := op.Extensions["x-scope"].(string)
+			if scope == "" {
+				continue
+			}
+			routeKey := method + " " + path
+			raw := strings.NewReplacer("{id}", "cust-anna", "{order_id}", "ord-9001", "{segment}", "ambassador", "{code}", "ABC-123").Replace(path)
+			status := func(key string) int {
+				resp, err := r.Serve(context.Background(), call{routeKey: routeKey, path: raw, key: key}.event())
+				if err != nil {
+					t.Fatal(err)
+				}
+				return resp.StatusCode
+			}
+			if got := status(scopeKeys[scope]); got == 401 || got == 403 {
+				t.Errorf("%s: x-scope %s, but a key with that scope gets %d", routeKey, scope, got)
+			}
+			for other, key := range scopeKeys {
+				if other == scope || other == "admin" {
+					continue
+				}
+				if got := status(key); got != 403 {
+					t.Errorf("%s: x-scope %s, but a key with only %s gets %d, want 403", routeKey, scope, other, got)
+				}
+			}
+			if got := status(""); got != 401 {
+				t.Errorf("%s: no key gets %d, want 401", routeKey, got)
+			}
+			n++
+		}
+	}
+	t.Logf("%d operations' scopes checked", n)
 }
