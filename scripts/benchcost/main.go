@@ -167,7 +167,7 @@ func render(ing, ref usage.Measured, ci, cr Cost) string {
 		p("| `%s` (%d clients) | %d %ss | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |\n", m.Bench, m.Clients, m.N, m.Unit,
 			m.WriteUnits/n, m.ReadUnits/n, m.SQSRequests/n, float64(m.LambdaInvocations)/n, m.LambdaMS/n, float64(m.HTTPRequests)/n)
 	}
-	p("\nRun at %s on %s (%s); `docs/cost.json` has the totals.\n\n", ing.At, ing.Host, ref.At)
+	p("\n`bench-ingest` ran at %s, `bench-referral` at %s, on %s; `docs/cost.json` has the totals.\n\n", ing.At, ref.At, ing.Host)
 
 	p("## Prices and assumptions\n\n")
 	p("- Lambda arm64 $%.10f per GB-second at 128 MB ($%.2f per 1M requests); HTTP API $%.2f per 1M\n", prices.LambdaGBSecond, prices.LambdaPerMillion, prices.HTTPPerMillion)
@@ -181,9 +181,13 @@ func render(ing, ref usage.Measured, ci, cr Cost) string {
 	p("- **Referrals**: a full referral is issue voucher, share, click, redeem and grant (4 HTTP requests),\n")
 	p("  with the rescoring and outbound events they cause, `ReturnWindowDays=0` (release-rewards'\n")
 	p("  queries not counted; they are a few reads per 15 minutes whatever the volume).\n")
+	p("- **DynamoDB units** are DynamoDB Local's `ConsumedCapacity`. It counts transactions per table\n")
+	p("  rather than per item, so the referral transactions' units differ from AWS's 2 per item per KB;\n")
+	p("  see [referrals.md](referrals.md#costs-bash-scriptsbench-referral--n-300--c-8-local-stack-returnwindowdays0).\n")
+	p("  The interactions path uses no transaction.\n")
 	p("- **Lambda compute** is the handler time the functions logged on the development machine, plus\n")
 	p("  1 ms per invocation for Lambda's rounding up. A 128 MB function has a fraction of a vCPU, so\n")
-	p("  CPU-bound parts run slower there; the 10x row bounds that. Cold starts (about 10 ms of init,\n")
+	p("  CPU-bound parts run slower there; the 10x row bounds that. Cold starts (under 10 ms of init,\n")
 	p("  `make bench-coldstart`) are billed for `provided.al2023` but rare at steady load; not included.\n")
 	p("- **SQS** counts the local runner's polls, which model Lambda's event source mapping (long polls,\n")
 	p("  batches of 10, a 1 s batching window). On AWS the pollers' empty receives on idle queues add a\n")
