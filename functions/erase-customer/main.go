@@ -14,6 +14,8 @@ import (
 	"github.com/referral-engine/referral-engine/internal/env"
 	"github.com/referral-engine/referral-engine/internal/erase"
 	"github.com/referral-engine/referral-engine/internal/httpapi"
+	"github.com/referral-engine/referral-engine/internal/outbound"
+	"github.com/referral-engine/referral-engine/internal/sqsqueue"
 )
 
 func main() {
@@ -26,6 +28,7 @@ func main() {
 			Ledger: e.String("LEDGER_TABLE"), Stats: e.String("STATS_TABLE"),
 		}
 		salt := e.String("PSEUDONYM_SALT")
+		outQueue := e.String("OUTBOUND_QUEUE_URL")
 		if err := e.Err(); err != nil {
 			return nil, err
 		}
@@ -37,6 +40,15 @@ func main() {
 		if err != nil {
 			return nil, err
 		}
+		q, err := sqsqueue.New(clients.SQS, outQueue)
+		if err != nil {
+			return nil, err
+		}
+		pub, err := outbound.New(q)
+		if err != nil {
+			return nil, err
+		}
+		eraser.WithPublisher(pub)
 		keys, err := apikey.NewCheckerFromEnv(clients.DynamoDB, keysTable)
 		if err != nil {
 			return nil, err

@@ -35,6 +35,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/referral-engine/referral-engine/internal/outbound"
 	"github.com/referral-engine/referral-engine/internal/referralstore"
 )
 
@@ -101,12 +102,26 @@ const ScanSegments = 4
 // TombstoneSK is the sort key of the erasure record, in the pseudonym's CustomersTable partition.
 const TombstoneSK = "ERASED"
 
+// Publisher publishes outbound events (outbound.Publisher).
+type Publisher interface {
+	Publish(ctx context.Context, events ...outbound.Event) error
+}
+
 // Eraser erases customers.
 type Eraser struct {
 	db   Client
 	t    Tables
 	salt []byte
 	now  func() time.Time
+	pub  Publisher
+}
+
+// WithPublisher makes each erasure publish customer.erased (id customer.erased:<pseudonym>, the
+// customer id and pseudonym) before recording it, for the loyalty system and the ESP to erase
+// their copies; a failed publish fails the erasure, and the retry publishes again.
+func (e *Eraser) WithPublisher(p Publisher) *Eraser {
+	e.pub = p
+	return e
 }
 
 // New builds an Eraser; every table and a salt of at least 16 bytes are required.
@@ -148,6 +163,13 @@ func (e *Eraser) Erase(ctx context.Context, customerID string) (*Result, error) 
 	if prev != nil && c.Total() == 0 {
 		res.ErasedAt = *prev
 		return res, nil
+	}
+	if e.pub != nil {
+		ev := outbound.Event{ID: outbound.CustomerErased + ":" + p, Type: outbound.CustomerErased, At: now, CustomerID: customerID,
+			Data: map[string]any{"pseudonym": p, "erased_at": now.Format(time.RFC3339)}}
+		if err := e.pub.Publish(ctx, ev); err != nil {
+			return nil, err
+		}
 	}
 	item, err := attributevalue.MarshalMap(map[string]any{
 		"customer_id": p, "sk": TombstoneSK, "erased_at": now.Format(time.RFC3339), "counts": c,

@@ -1,5 +1,5 @@
 // Package outbound publishes the events other systems consume (SPEC §6): segment.changed,
-// voucher.issued, referral.redeemed, reward.granted, reward.reversed. Each carries a
+// voucher.issued, referral.redeemed, reward.granted, reward.reversed, customer.erased. Each carries a
 // deterministic id, so a producer that publishes again after a crash or a redelivery sends the
 // same id and consumers de-duplicate on it.
 package outbound
@@ -19,6 +19,7 @@ const (
 	ReferralRedeemed = "referral.redeemed"
 	RewardGranted    = "reward.granted"
 	RewardReversed   = "reward.reversed"
+	CustomerErased   = "customer.erased" // GDPR erasure: downstream systems erase the customer too
 )
 
 // Event is one outbound message.
