@@ -79,6 +79,9 @@ func TestLocalStackResponsesMatchSpec(t *testing.T) {
 			t.Errorf("%s %s: status %d, want %d: %s", method, path, resp.StatusCode, want, clip(string(b)))
 			return b
 		}
+		if err := spec.ValidateRequest(context.Background(), req); want < 400 && err != nil {
+			t.Errorf("%s %s: the function accepted a request the spec refuses: %v", method, path, err)
+		}
 		if err := spec.ValidateResponse(context.Background(), req, Response{Status: resp.StatusCode, Header: resp.Header, Body: b}); err != nil {
 			t.Errorf("%s %s %s: %d %s\n%v", method, path, query, resp.StatusCode, clip(string(b)), err)
 		}

@@ -428,6 +428,14 @@ func TestResponsesMatchSpec(t *testing.T) {
 				t.Fatalf("status %d, want %d: %s", resp.StatusCode, c.wantStatus, resp.Body)
 			}
 			req := fromEvent(ev)
+			// The schemas accept what the handlers accept and refuse what they call bad input.
+			reqErr := spec.ValidateRequest(ctx, req)
+			switch {
+			case resp.StatusCode < 400 && reqErr != nil:
+				t.Errorf("the handler accepted a request the spec refuses: %v", reqErr)
+			case resp.StatusCode == 400 && reqErr == nil:
+				t.Errorf("the handler refused a request (400) the spec accepts: %s", resp.Body)
+			}
 			if err := spec.ValidateResponse(ctx, req, toResponse(resp)); err != nil {
 				t.Errorf("%d %s\n%v", resp.StatusCode, clip(resp.Body), err)
 			}
