@@ -85,7 +85,7 @@ type Response struct {
 	Body   []byte
 }
 
-// Route finds the operation serving req and returns its route key ("GET /v1/customers/{id}").
+// Route finds the operation serving req and its path parameters.
 func (s *Spec) Route(req Request) (*routers.Route, map[string]string, error) {
 	hr, err := req.http()
 	if err != nil {
