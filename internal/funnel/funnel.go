@@ -16,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,6 +23,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/referral-engine/referral-engine/internal/charset"
 )
 
 // Stage names, in funnel order.
@@ -65,7 +66,7 @@ func New(db Client, table string) (*Counters, error) {
 	return &Counters{db: db, table: table}, nil
 }
 
-var programPattern = regexp.MustCompile(`^[a-z0-9_]{1,32}$`)
+var programPattern = charset.New("a-z0-9_", 1, 32)
 
 func known(stage string) bool {
 	for _, s := range Stages {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/referral-engine/referral-engine/internal/apperr"
+	"github.com/referral-engine/referral-engine/internal/charset"
 )
 
 // MaxBody is the largest request body accepted (100 interactions of about 2 KB each).
@@ -22,10 +22,10 @@ const MaxBody = 256 << 10
 const maxMoney = 1_000_000_000_000
 
 var (
-	idPattern    = regexp.MustCompile(`^[A-Za-z0-9._:@/+=|-]{1,128}$`)
-	tokenPattern = regexp.MustCompile(`^[a-z0-9_]{1,32}$`)
-	codePattern  = regexp.MustCompile(`^[A-Za-z0-9-]{3,32}$`)
-	fieldPattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
+	idPattern    = charset.New("A-Za-z0-9._:@/+=|-", 1, 128) // ^[A-Za-z0-9._:@/+=|-]{1,128}$
+	tokenPattern = charset.New("a-z0-9_", 1, 32)
+	codePattern  = charset.New("A-Za-z0-9-", 3, 32)
+	fieldPattern = charset.WithFirst("a-z", "a-z0-9_", 1, 40) // ^[a-z][a-z0-9_]{0,39}$
 	// oldest accepted occurred_at: older dates are typos (0202 for 2020), not history imports.
 	oldest = time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC)
 )

@@ -14,12 +14,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/referral-engine/referral-engine/internal/apperr"
+	"github.com/referral-engine/referral-engine/internal/charset"
 	"github.com/referral-engine/referral-engine/internal/dynamostore"
 	"github.com/referral-engine/referral-engine/internal/outbound"
 	"github.com/referral-engine/referral-engine/internal/segment"
@@ -236,7 +236,7 @@ type CampaignRequest struct {
 	CampaignID string `json:"campaign_id,omitempty"`
 }
 
-var clientIDPattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+var clientIDPattern = charset.New("A-Za-z0-9_.-", 1, 64)
 
 var subSegments = []string{segment.BestBuyer, segment.DecliningBasket, segment.EngagedNonSharer, segment.FiveStarReviewer,
 	segment.Lapsed, segment.NewCustomer, segment.ReferredCustomer, segment.SocialFollower}

@@ -13,12 +13,12 @@ import (
 	"errors"
 	"io"
 	"net/mail"
-	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/referral-engine/referral-engine/internal/apperr"
+	"github.com/referral-engine/referral-engine/internal/charset"
 )
 
 // MaxBody is the largest redemption request body accepted.
@@ -28,11 +28,11 @@ const MaxBody = 16 << 10
 const maxMoney = 1_000_000_000_000
 
 var (
-	idPattern       = regexp.MustCompile(`^[A-Za-z0-9._:@/+=|-]{1,128}$`)
-	codePattern     = regexp.MustCompile(`^[A-Za-z0-9-]{3,32}$`)
-	currencyPattern = regexp.MustCompile(`^[A-Z]{3}$`)
+	idPattern       = charset.New("A-Za-z0-9._:@/+=|-", 1, 128)
+	codePattern     = charset.New("A-Za-z0-9-", 3, 32)
+	currencyPattern = charset.New("A-Z", 3, 3)
 	// Fingerprints are hashes computed by the storefront (hex, base64 or base64url).
-	fingerprintPattern = regexp.MustCompile(`^[A-Za-z0-9+/=_:-]{8,256}$`)
+	fingerprintPattern = charset.New("A-Za-z0-9+/=_:-", 8, 256)
 )
 
 // Fingerprints are the storefront's hashes of the order's payment instrument, delivery address

@@ -10,13 +10,14 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/referral-engine/referral-engine/internal/charset"
 )
 
 // EnvVar names the environment variable holding a deploy-time override of the defaults.
@@ -156,7 +157,7 @@ func merge(dst, src map[string]any) {
 }
 
 var (
-	tokenPattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
+	tokenPattern = charset.WithFirst("a-z", "a-z0-9_", 1, 32) // ^[a-z][a-z0-9_]{0,31}$
 	segmentNames = []string{"ambassador", "future_ambassador", "opportunist"}
 )
 
