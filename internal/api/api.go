@@ -168,6 +168,7 @@ func RegisterRead(r *httpapi.Router, d ReadDeps) {
 		if d.Evaluator != nil && c.Segment != "" {
 			c.Result = d.Evaluator.Evaluate(c, &c.Signals, d.Now())
 		}
+		emptyNotNull(c)
 		cur := c.PrimaryCurrency(d.DefaultCurrency)
 		history := v.History
 		if history == nil {
@@ -242,6 +243,11 @@ func RegisterRead(r *httpapi.Router, d ReadDeps) {
 		if rows == nil {
 			rows = []dynamostore.Member{}
 		}
+		for i := range rows {
+			if rows[i].SubSegments == nil {
+				rows[i].SubSegments = []string{}
+			}
+		}
 		return httpapi.JSON(http.StatusOK, map[string]any{"segment": seg, "sub_segment": sub, "customers": rows, "next_cursor": next})
 	})
 }
@@ -251,6 +257,34 @@ var (
 	subSegments = []string{segment.BestBuyer, segment.DecliningBasket, segment.EngagedNonSharer, segment.FiveStarReviewer,
 		segment.Lapsed, segment.NewCustomer, segment.ReferredCustomer, segment.SocialFollower}
 )
+
+// emptyNotNull gives clients [] and {} rather than null for what a customer has none of.
+func emptyNotNull(c *aggregate.Customer) {
+	if c.SubSegments == nil {
+		c.SubSegments = []string{}
+	}
+	if c.Reasons == nil {
+		c.Reasons = []string{}
+	}
+	if c.Breakdown == nil {
+		c.Breakdown = map[string]float64{}
+	}
+	if c.Spend == nil {
+		c.Spend = map[string]aggregate.Money{}
+	}
+	if c.Refunded == nil {
+		c.Refunded = map[string]int64{}
+	}
+	if c.ProfileFields == nil {
+		c.ProfileFields = []string{}
+	}
+	if c.SocialFollows == nil {
+		c.SocialFollows = []string{}
+	}
+	if c.Shares == nil {
+		c.Shares = map[string]int{}
+	}
+}
 
 func programIDs(ev Evaluator) []string {
 	if ev == nil {
