@@ -113,6 +113,29 @@ func FromEnv() (*Config, error) {
 // validates the result. Maps merge key by key, so {"signals":{"email_open":{"cap":2}}}
 // changes one number; lists and scalars replace.
 func Load(override string) (*Config, error) {
+	if o := strings.TrimSpace(override); o == "" || o == "{}" {
+		// The usual case at cold start: the defaults as they are, parsed once (the merge below
+		// parses and prints them again, which doubles a cold start's configuration time).
+		return decodeStrict(defaultsYAML)
+	}
+	return loadMerged(override)
+}
+
+func decodeStrict(doc []byte) (*Config, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(doc))
+	dec.KnownFields(true)
+	var c Config
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if err := c.init(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// loadMerged merges override over the defaults, then decodes the result strictly.
+func loadMerged(override string) (*Config, error) {
 	var merged map[string]any
 	if err := yaml.Unmarshal(defaultsYAML, &merged); err != nil {
 		return nil, fmt.Errorf("defaults: %w", err)
@@ -132,16 +155,7 @@ func Load(override string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(doc))
-	dec.KnownFields(true)
-	var c Config
-	if err := dec.Decode(&c); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	if err := c.init(); err != nil {
-		return nil, err
-	}
-	return &c, nil
+	return decodeStrict(doc)
 }
 
 func merge(dst, src map[string]any) {
