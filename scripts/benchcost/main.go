@@ -187,7 +187,7 @@ func render(ing, ref usage.Measured, ci, cr Cost) string {
 	p("  The interactions path uses no transaction.\n")
 	p("- **Lambda compute** is the handler time the functions logged on the development machine, plus\n")
 	p("  1 ms per invocation for Lambda's rounding up. A 128 MB function has a fraction of a vCPU, so\n")
-	p("  CPU-bound parts run slower there; the 10x row bounds that. Cold starts (under 10 ms of init,\n")
+	p("  CPU-bound parts run slower there; the 10x row bounds that. Cold starts (about 7 ms of init,\n")
 	p("  `make bench-coldstart`) are billed for `provided.al2023` but rare at steady load; not included.\n")
 	p("- **SQS** counts the local runner's polls, which model Lambda's event source mapping (long polls,\n")
 	p("  batches of 10, a 1 s batching window). On AWS the pollers' empty receives on idle queues add a\n")
