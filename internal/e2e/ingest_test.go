@@ -76,7 +76,9 @@ func TestInteractionsFlowToAggregates(t *testing.T) {
 	eventually(t, 30*time.Second, "cust-anna's aggregates", func() bool {
 		status, m := customer(t, "cust-anna")
 		anna = m
-		return status == 200 && m["interactions"] == 8.0
+		// The segment history is written just after the aggregate: wait for both.
+		h, _ := m["segment_history"].([]any)
+		return status == 200 && m["interactions"] == 8.0 && len(h) > 0
 	})
 	want := map[string]any{
 		"orders": 1.0, "five_star_reviews": 1.0, "reviews": 1.0, "email_opens": 1.0, "visits": 1.0,
@@ -100,6 +102,14 @@ func TestInteractionsFlowToAggregates(t *testing.T) {
 		t.Errorf("cust-marco: %v", marco)
 	}
 
+	scoreOf := func() float64 {
+		var v struct {
+			Score float64 `json:"score"`
+		}
+		get(t, "/v1/customers/cust-anna").json(t, &v)
+		return v.Score
+	}
+	scoreBefore := scoreOf()
 	// A replay answers duplicates and changes nothing, even once the rescore queue is drained.
 	r = post(t, "/v1/interactions", body)
 	r.json(t, &a)
@@ -110,6 +120,10 @@ func TestInteractionsFlowToAggregates(t *testing.T) {
 	_, again := customer(t, "cust-anna")
 	if !reflect.DeepEqual(again, anna) {
 		t.Errorf("replay changed cust-anna:\nbefore %v\nafter  %v", anna, again)
+	}
+	// The score is evaluated when read and decays by the second: equal to its last decimal.
+	if after := scoreOf(); scoreBefore == 0 || after < scoreBefore-0.1 || after > scoreBefore+0.1 {
+		t.Errorf("replay changed the score: %.1f -> %.1f", scoreBefore, after)
 	}
 }
 

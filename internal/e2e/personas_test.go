@@ -113,7 +113,8 @@ func TestPersonasEndToEnd(t *testing.T) {
 				}
 				m = nil
 				r.json(t, &m)
-				return m["interactions"] == float64(pc.n)
+				h, _ := m["segment_history"].([]any) // written just after the aggregate
+				return m["interactions"] == float64(pc.n) && len(h) > 0
 			})
 			var subs []string
 			for _, s := range m["sub_segments"].([]any) {
