@@ -21,15 +21,7 @@ import (
 	"github.com/referral-engine/referral-engine/internal/voucherstore"
 )
 
-func main() {
-	coldstart.Run(func(ctx context.Context, log *slog.Logger) (any, error) {
-		r, err := wire(ctx, log)
-		if err != nil {
-			return nil, err
-		}
-		return r.Serve, nil
-	})
-}
+func main() { coldstart.RunRouter(wire) }
 
 func wire(ctx context.Context, log *slog.Logger) (*httpapi.Router, error) {
 	var e env.Reader

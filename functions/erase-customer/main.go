@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/referral-engine/referral-engine/internal/api"
-	"github.com/referral-engine/referral-engine/internal/apikey"
 	"github.com/referral-engine/referral-engine/internal/awsclient"
 	"github.com/referral-engine/referral-engine/internal/coldstart"
 	"github.com/referral-engine/referral-engine/internal/env"
@@ -49,11 +48,10 @@ func main() {
 			return nil, err
 		}
 		eraser.WithPublisher(pub)
-		keys, err := apikey.NewCheckerFromEnv(clients.DynamoDB, keysTable)
+		r, err := httpapi.NewKeyedRouter(clients.DynamoDB, keysTable, log)
 		if err != nil {
 			return nil, err
 		}
-		r := httpapi.NewRouter(keys, log)
 		api.RegisterErase(r, eraser)
 		return r.Serve, nil
 	})

@@ -7,22 +7,13 @@ import (
 	"log/slog"
 
 	"github.com/referral-engine/referral-engine/internal/api"
-	"github.com/referral-engine/referral-engine/internal/apikey"
 	"github.com/referral-engine/referral-engine/internal/coldstart"
 	"github.com/referral-engine/referral-engine/internal/env"
 	"github.com/referral-engine/referral-engine/internal/httpapi"
 	"github.com/referral-engine/referral-engine/internal/issuewire"
 )
 
-func main() {
-	coldstart.Run(func(ctx context.Context, log *slog.Logger) (any, error) {
-		r, err := wire(ctx, log)
-		if err != nil {
-			return nil, err
-		}
-		return r.Serve, nil
-	})
-}
+func main() { coldstart.RunRouter(wire) }
 
 func wire(ctx context.Context, log *slog.Logger) (*httpapi.Router, error) {
 	var e env.Reader
@@ -32,11 +23,10 @@ func wire(ctx context.Context, log *slog.Logger) (*httpapi.Router, error) {
 	if err != nil {
 		return nil, err
 	}
-	keys, err := apikey.NewCheckerFromEnv(clients.DynamoDB, keysTable)
+	r, err := httpapi.NewKeyedRouter(clients.DynamoDB, keysTable, log)
 	if err != nil {
 		return nil, err
 	}
-	r := httpapi.NewRouter(keys, log)
 	api.RegisterVouchers(r, svc, shareBase)
 	return r, nil
 }

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/referral-engine/referral-engine/internal/api"
-	"github.com/referral-engine/referral-engine/internal/apikey"
 	"github.com/referral-engine/referral-engine/internal/awsclient"
 	"github.com/referral-engine/referral-engine/internal/coldstart"
 	"github.com/referral-engine/referral-engine/internal/env"
@@ -39,11 +38,10 @@ func main() {
 		if err != nil {
 			return nil, err
 		}
-		keys, err := apikey.NewCheckerFromEnv(clients.DynamoDB, keysTable)
+		r, err := httpapi.NewKeyedRouter(clients.DynamoDB, keysTable, log)
 		if err != nil {
 			return nil, err
 		}
-		r := httpapi.NewRouter(keys, log)
 		api.RegisterMarketing(r, store, counters, time.Now)
 		return r.Serve, nil
 	})

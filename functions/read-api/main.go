@@ -6,7 +6,6 @@ import (
 	"log/slog"
 
 	"github.com/referral-engine/referral-engine/internal/api"
-	"github.com/referral-engine/referral-engine/internal/apikey"
 	"github.com/referral-engine/referral-engine/internal/awsclient"
 	"github.com/referral-engine/referral-engine/internal/coldstart"
 	"github.com/referral-engine/referral-engine/internal/dynamostore"
@@ -18,15 +17,7 @@ import (
 	"github.com/referral-engine/referral-engine/internal/voucherstore"
 )
 
-func main() {
-	coldstart.Run(func(ctx context.Context, log *slog.Logger) (any, error) {
-		r, err := wire(ctx, log)
-		if err != nil {
-			return nil, err
-		}
-		return r.Serve, nil
-	})
-}
+func main() { coldstart.RunRouter(wire) }
 
 func wire(ctx context.Context, log *slog.Logger) (*httpapi.Router, error) {
 	var e env.Reader
@@ -55,11 +46,10 @@ func wire(ctx context.Context, log *slog.Logger) (*httpapi.Router, error) {
 	if err != nil {
 		return nil, err
 	}
-	keys, err := apikey.NewCheckerFromEnv(clients.DynamoDB, keysTable)
+	r, err := httpapi.NewKeyedRouter(clients.DynamoDB, keysTable, log)
 	if err != nil {
 		return nil, err
 	}
-	r := httpapi.NewRouter(keys, log)
 	vouchers, err := voucherstore.New(clients.DynamoDB, vouchersTable)
 	if err != nil {
 		return nil, err

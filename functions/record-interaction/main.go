@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/referral-engine/referral-engine/internal/api"
-	"github.com/referral-engine/referral-engine/internal/apikey"
 	"github.com/referral-engine/referral-engine/internal/awsclient"
 	"github.com/referral-engine/referral-engine/internal/coldstart"
 	"github.com/referral-engine/referral-engine/internal/dynamostore"
@@ -17,15 +16,7 @@ import (
 	"github.com/referral-engine/referral-engine/internal/sqsqueue"
 )
 
-func main() {
-	coldstart.Run(func(ctx context.Context, log *slog.Logger) (any, error) {
-		r, err := wire(ctx, log)
-		if err != nil {
-			return nil, err
-		}
-		return r.Serve, nil
-	})
-}
+func main() { coldstart.RunRouter(wire) }
 
 func wire(ctx context.Context, log *slog.Logger) (*httpapi.Router, error) {
 	var e env.Reader
@@ -60,11 +51,10 @@ func wire(ctx context.Context, log *slog.Logger) (*httpapi.Router, error) {
 		}
 		svc.WithReferrals(redeem)
 	}
-	keys, err := apikey.NewCheckerFromEnv(clients.DynamoDB, keysTable)
+	r, err := httpapi.NewKeyedRouter(clients.DynamoDB, keysTable, log)
 	if err != nil {
 		return nil, err
 	}
-	r := httpapi.NewRouter(keys, log)
 	api.RegisterIngest(r, svc)
 	return r, nil
 }

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 
 	"github.com/referral-engine/referral-engine/internal/api"
-	"github.com/referral-engine/referral-engine/internal/apikey"
 	"github.com/referral-engine/referral-engine/internal/coldstart"
 	"github.com/referral-engine/referral-engine/internal/consumer"
 	"github.com/referral-engine/referral-engine/internal/env"
@@ -26,11 +25,10 @@ func main() {
 		if err != nil {
 			return nil, err
 		}
-		keys, err := apikey.NewCheckerFromEnv(app.Clients.DynamoDB, keysTable)
+		r, err := httpapi.NewKeyedRouter(app.Clients.DynamoDB, keysTable, log)
 		if err != nil {
 			return nil, err
 		}
-		r := httpapi.NewRouter(keys, log)
 		api.RegisterReferrals(r, app.Service)
 		return consumer.Mux(r.Serve, consumer.NewRedeem(app.Service, log).Handle), nil
 	})

@@ -10,6 +10,7 @@ import (
 
 	"github.com/referral-engine/referral-engine/internal/aggregate"
 	"github.com/referral-engine/referral-engine/internal/apikey"
+	"github.com/referral-engine/referral-engine/internal/apikey/apikeytest"
 	"github.com/referral-engine/referral-engine/internal/apperr"
 	"github.com/referral-engine/referral-engine/internal/dynamostore"
 	"github.com/referral-engine/referral-engine/internal/httpapi"
@@ -19,30 +20,8 @@ import (
 	"github.com/referral-engine/referral-engine/internal/segment"
 )
 
-type checkFunc func(ctx context.Context, key, scope string) (*apikey.Record, error)
-
-func (f checkFunc) Check(ctx context.Context, key, scope string) (*apikey.Record, error) {
-	return f(ctx, key, scope)
-}
-
 // keys accepts "local-dev-key" with every scope and "ingest-only" with ingest.
-var keys = checkFunc(func(_ context.Context, key, scope string) (*apikey.Record, error) {
-	recs := map[string]apikey.Record{
-		"local-dev-key": {Scopes: apikey.AllScopes},
-		"ingest-only":   {Scopes: []string{apikey.ScopeIngest}},
-	}
-	if key == "" {
-		return nil, apikey.ErrMissing
-	}
-	r, ok := recs[key]
-	if !ok {
-		return nil, apikey.ErrInvalid
-	}
-	if !r.Allows(scope) {
-		return nil, apikey.ErrForbidden
-	}
-	return &r, nil
-})
+var keys = apikeytest.Checker{"local-dev-key": apikey.AllScopes, "ingest-only": {apikey.ScopeIngest}}
 
 type memStore struct {
 	mu   sync.Mutex

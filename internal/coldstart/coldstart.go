@@ -10,6 +10,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/referral-engine/referral-engine/internal/httpapi"
 )
 
 // Run wires the handler and starts the runtime; it does not return.
@@ -22,4 +24,15 @@ func Run(wire func(ctx context.Context, log *slog.Logger) (handler any, err erro
 		os.Exit(1)
 	}
 	lambda.StartWithOptions(h, lambda.WithEnableSIGTERM())
+}
+
+// RunRouter is Run for an API function whose wiring builds an HTTP router.
+func RunRouter(wire func(ctx context.Context, log *slog.Logger) (*httpapi.Router, error)) {
+	Run(func(ctx context.Context, log *slog.Logger) (any, error) {
+		r, err := wire(ctx, log)
+		if err != nil {
+			return nil, err
+		}
+		return r.Serve, nil
+	})
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/referral-engine/referral-engine/internal/aggregate"
 	"github.com/referral-engine/referral-engine/internal/api"
 	"github.com/referral-engine/referral-engine/internal/apikey"
+	"github.com/referral-engine/referral-engine/internal/apikey/apikeytest"
 	"github.com/referral-engine/referral-engine/internal/apperr"
 	"github.com/referral-engine/referral-engine/internal/click"
 	"github.com/referral-engine/referral-engine/internal/dynamostore"
@@ -41,30 +42,11 @@ var now = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 
 // ---- fakes of the interfaces the routes take
 
-type checkFunc func(ctx context.Context, key, scope string) (*apikey.Record, error)
-
-func (f checkFunc) Check(ctx context.Context, key, scope string) (*apikey.Record, error) {
-	return f(ctx, key, scope)
+var keys = apikeytest.Checker{
+	"admin-key":  apikey.AllScopes,
+	"ingest-key": {apikey.ScopeIngest},
+	"read-key":   {apikey.ScopeRead},
 }
-
-var keys = checkFunc(func(_ context.Context, key, scope string) (*apikey.Record, error) {
-	recs := map[string]apikey.Record{
-		"admin-key":  {Scopes: apikey.AllScopes},
-		"ingest-key": {Scopes: []string{apikey.ScopeIngest}},
-		"read-key":   {Scopes: []string{apikey.ScopeRead}},
-	}
-	if key == "" {
-		return nil, apikey.ErrMissing
-	}
-	r, ok := recs[key]
-	if !ok {
-		return nil, apikey.ErrInvalid
-	}
-	if !r.Allows(scope) {
-		return nil, apikey.ErrForbidden
-	}
-	return &r, nil
-})
 
 type memStore struct {
 	mu   sync.Mutex

@@ -202,3 +202,13 @@ func Error(ctx context.Context, log *slog.Logger, err error) Response {
 	resp, _ := JSON(e.Status, errorBody{Error: errorDetail{Code: e.Code, Field: e.Field, Message: e.Message}})
 	return resp
 }
+
+// NewKeyedRouter is NewRouter with the API keys of keysTable checked through a cache whose
+// lifetime is apikey.CacheTTLFromEnv: the wiring every API function shares.
+func NewKeyedRouter(db apikey.Getter, keysTable string, log *slog.Logger) (*Router, error) {
+	keys, err := apikey.NewCheckerFromEnv(db, keysTable)
+	if err != nil {
+		return nil, err
+	}
+	return NewRouter(keys, log), nil
+}
