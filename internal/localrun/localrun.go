@@ -21,6 +21,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -70,6 +71,8 @@ type Config struct {
 	ManualSchedules bool
 	// ExtraEnv is added to every function's environment (after the template's).
 	ExtraEnv map[string]string
+	// Duplicates, when set, delivers every SQS batch twice with random delays (failure drills).
+	Duplicates *Duplicates
 
 	// Quiet sends function output to .local/run/logs/<function>.log instead of stderr, and
 	// invocation lines to Out only if Out is set.
@@ -110,6 +113,11 @@ type Stack struct {
 	apiPort int
 	server  *http.Server
 	emus    []*emulator.Process
+	// The emulators this stack started (nil when it uses running ones), for the drills' faults.
+	ddb, sqsProc *emulator.Process
+	faultMu      sync.Mutex
+	sqsPaused    bool
+	dups         *dupSource
 	binDir  string
 	logs    []io.Closer
 	wg      sync.WaitGroup
@@ -127,7 +135,7 @@ var stackSeq atomic.Int64
 // started is stopped.
 func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	began := time.Now()
-	s := &Stack{cfg: cfg, runners: map[string]*fnRunner{}, Resources: map[string]string{}}
+	s := &Stack{cfg: cfg, runners: map[string]*fnRunner{}, Resources: map[string]string{}, dups: newDupSource(cfg.Duplicates)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	defer func() {
 		if err != nil {
@@ -219,6 +227,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	sqsRes := <-sqsCh
 	if sqsRes.p != nil {
 		s.emus = append(s.emus, sqsRes.p)
+		s.sqsProc = sqsRes.p
 	}
 	if sqsRes.err != nil {
 		emuCancel()
@@ -252,6 +261,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	ddbRes := <-ddbCh
 	if ddbRes.p != nil {
 		s.emus = append(s.emus, ddbRes.p)
+		s.ddb = ddbRes.p
 	}
 	if buildErr != nil {
 		return nil, buildErr
@@ -630,6 +640,13 @@ func (s *Stack) Close() error {
 	s.closeOnce.Do(func() {
 		s.closing.Store(true)
 		s.cancel()
+		s.faultMu.Lock()
+		if s.sqsPaused {
+			// A frozen emulator would hold every poll and delete until its SIGKILL.
+			_ = syscall.Kill(-s.sqsProc.PID(), syscall.SIGCONT)
+			s.sqsPaused = false
+		}
+		s.faultMu.Unlock()
 		var errs []error
 		if s.server != nil {
 			sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -645,6 +662,8 @@ func (s *Stack) Close() error {
 		wg.Wait()
 		s.wg.Wait()
 		var mu sync.Mutex
+		s.faultMu.Lock() // not while a drill restarts DynamoDB Local
+		defer s.faultMu.Unlock()
 		for _, p := range s.emus {
 			wg.Go(func() {
 				if err := p.Stop(); err != nil {

@@ -125,6 +125,10 @@ func (p *poller) handle(ctx context.Context, msgs []sqstypes.Message) {
 	}
 	payload, _ := json.Marshal(ev)
 	trigger := fmt.Sprintf("sqs %s (%d msgs)", p.src.QueueName, len(msgs))
+	if p.s.dups != nil {
+		p.deliverCopy(ctx, payload, len(msgs))
+		sleep(ctx, p.s.dups.delay())
+	}
 	out, err := p.fn.invoke(ctx, payload)
 	if err != nil {
 		if ctx.Err() == nil {

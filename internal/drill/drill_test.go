@@ -1,0 +1,210 @@
+package drill
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/referral-engine/referral-engine/internal/localrun"
+)
+
+// params bring failed messages back after 2 s and lift the per-client click limit (every click
+// comes from 127.0.0.1).
+var params = map[string]string{"ConsumerVisibilityTimeout": "2", "ClickLimitPerHour": "1000"}
+
+// fault runs beside a play until ctx ends and says what it did.
+type fault func(ctx context.Context, t *testing.T, st *localrun.Stack, p *Player, r *rand.Rand) string
+
+// The drills. Faults stop when the play starts settling: a drill checks that the stack recovers
+// to the clean run's state, not that it works while an emulator is down.
+var drills = []struct {
+	name  string
+	dups  bool
+	fault fault
+}{
+	{"dynamodb-stop-restart", false, dynamoDBOutages},
+	{"sqs-freeze", false, sqsFreezes},
+	{"kill-functions-mid-batch", false, kills},
+	{"every-message-twice", true, nil},
+}
+
+func TestDrills(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drills run the whole stack several times")
+	}
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("DRILL_SEED"); s != "" {
+		var err error
+		if seed, err = strconv.ParseUint(s, 10, 64); err != nil {
+			t.Fatalf("DRILL_SEED: %v", err)
+		}
+	}
+	t.Logf("workload seed %d (rerun with DRILL_SEED=%d)", seed, seed)
+	w := Generate(seed, 30, 6)
+	base := time.Now()
+	clean, res := run(t, "clean", w, base, false, nil)
+	t.Logf("clean run: %d interactions accepted, %d requests, %d vouchers, %d referrals accepted, %s",
+		w.Accepted(), res.Requests, res.Vouchers, res.Referrals, res.Took.Round(time.Millisecond))
+	if len(clean["CustomersTable"]) < 30 || len(clean["LedgerTable"]) == 0 || len(clean["ReferralsTable"]) == 0 {
+		t.Fatalf("the clean run left too little to compare: %d customers, %d ledger items, %d referral items",
+			len(clean["CustomersTable"]), len(clean["LedgerTable"]), len(clean["ReferralsTable"]))
+	}
+	for _, d := range drills {
+		t.Run(d.name, func(t *testing.T) {
+			got, res := run(t, d.name, w, base, d.dups, d.fault)
+			t.Logf("%s: %d requests, %d retried, %s", d.name, res.Requests, res.Retries, res.Took.Round(time.Millisecond))
+			if diff := Diff(clean, got); len(diff) > 0 {
+				t.Errorf("%d differences from the clean run:\n%s", len(diff), strings.Join(diff[:min(len(diff), 40)], "\n"))
+			}
+		})
+	}
+}
+
+func run(t *testing.T, name string, w Workload, base time.Time, dups bool, f fault) (Snapshot, Result) {
+	t.Helper()
+	cfg := localrun.Config{Quiet: true, ManualSchedules: true, ResourcePrefix: "drill-", Parameters: params,
+		DynamoDBPath: filepath.Join(t.TempDir(), "dynamodb")}
+	if dups {
+		cfg.Duplicates = &localrun.Duplicates{MaxDelay: 400 * time.Millisecond, Seed: w.Seed}
+	}
+	st, err := localrun.Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("start the %s stack: %v", name, err)
+	}
+	defer func() {
+		if t.Failed() {
+			for _, fn := range []string{"RecordInteractionFunction", "RescoreCustomerFunction", "RedeemReferralFunction", "GrantRewardFunction"} {
+				if b, err := os.ReadFile(st.LogPath(fn)); err == nil {
+					t.Logf("%s log tail:\n%s", fn, tail(string(b), 2000))
+				}
+			}
+		}
+		_ = st.Close()
+	}()
+	p := &Player{Stack: st, Now: base, Log: t.Logf}
+	var did string
+	var wg sync.WaitGroup
+	ctx, stop := context.WithCancel(context.Background())
+	if f != nil {
+		wg.Go(func() { did = f(ctx, t, st, p, rand.New(rand.NewPCG(w.Seed, 7))) })
+	}
+	res, err := p.Play(context.Background(), w)
+	stop()
+	wg.Wait()
+	if did != "" {
+		t.Logf("%s: %s", name, did)
+	}
+	if err != nil {
+		t.Fatalf("%s: play (phase %s): %v", name, p.Phase(), err)
+	}
+	if dups {
+		t.Logf("%s: %d batches delivered twice", name, st.DuplicatesDelivered())
+		if st.DuplicatesDelivered() == 0 {
+			t.Error("no batch was delivered twice")
+		}
+	}
+	snap, err := Take(context.Background(), st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dlq, err := DLQDepths(context.Background(), st); err != nil || len(dlq) > 0 {
+		t.Errorf("%s: dead-letter queues after the play: %v %v", name, dlq, err)
+	}
+	return snap, res
+}
+
+// active reports whether faults may still be injected: until the play settles.
+func active(ctx context.Context, p *Player) bool {
+	switch p.Phase() {
+	case "settling", "done":
+		return false
+	}
+	return ctx.Err() == nil
+}
+
+func pause(ctx context.Context, r *rand.Rand, lo, hi time.Duration) {
+	_ = sleep(ctx, lo+time.Duration(r.Int64N(int64(hi-lo))))
+}
+
+// dynamoDBOutages stops DynamoDB Local for about 2 s, again and again, until the play settles.
+func dynamoDBOutages(ctx context.Context, t *testing.T, st *localrun.Stack, p *Player, r *rand.Rand) string {
+	var n int
+	var phases []string
+	for pause(ctx, r, 1500*time.Millisecond, 3*time.Second); active(ctx, p); pause(ctx, r, 2*time.Second, 4*time.Second) {
+		phases = append(phases, p.Phase())
+		if err := st.StopDynamoDB(); err != nil {
+			t.Errorf("stop DynamoDB Local: %v", err)
+			return ""
+		}
+		_ = sleep(context.Background(), time.Duration(1000+r.IntN(1500))*time.Millisecond)
+		if err := st.RestartDynamoDB(context.Background()); err != nil {
+			t.Errorf("restart DynamoDB Local: %v", err)
+			return ""
+		}
+		n++
+	}
+	if n == 0 {
+		t.Error("DynamoDB Local was never stopped: the play ended first")
+	}
+	return fmt.Sprintf("DynamoDB Local stopped and restarted %d times (phases %v)", n, phases)
+}
+
+// sqsFreezes freezes the SQS emulator for about 2.5 s, again and again.
+func sqsFreezes(ctx context.Context, t *testing.T, st *localrun.Stack, p *Player, r *rand.Rand) string {
+	var n int
+	var phases []string
+	for pause(ctx, r, time.Second, 2500*time.Millisecond); active(ctx, p); pause(ctx, r, 2*time.Second, 4*time.Second) {
+		phases = append(phases, p.Phase())
+		if err := st.PauseSQS(); err != nil {
+			t.Errorf("freeze SQS: %v", err)
+			return ""
+		}
+		_ = sleep(context.Background(), time.Duration(1500+r.IntN(2000))*time.Millisecond)
+		if err := st.ResumeSQS(); err != nil {
+			t.Errorf("resume SQS: %v", err)
+			return ""
+		}
+		n++
+	}
+	if n == 0 {
+		t.Error("the SQS emulator was never frozen: the play ended first")
+	}
+	return fmt.Sprintf("SQS emulator frozen %d times (phases %v)", n, phases)
+}
+
+// kills SIGKILLs the processes of a function while it runs an invocation, every 0.3-1 s.
+func kills(ctx context.Context, t *testing.T, st *localrun.Stack, p *Player, r *rand.Rand) string {
+	var hit atomic.Int64
+	by := map[string]int{}
+	for active(ctx, p) {
+		pause(ctx, r, 300*time.Millisecond, time.Second)
+		busy := st.Busy()
+		if len(busy) == 0 || !active(ctx, p) {
+			continue
+		}
+		fn := busy[r.IntN(len(busy))]
+		if n, err := st.KillFunction(fn); err == nil && n > 0 {
+			hit.Add(1)
+			by[fn]++
+		}
+	}
+	if hit.Load() < 3 {
+		t.Errorf("only %d kills landed mid-invocation", hit.Load())
+	}
+	return fmt.Sprintf("%d kills mid-invocation: %v", hit.Load(), by)
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}

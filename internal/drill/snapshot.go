@@ -1,0 +1,250 @@
+package drill
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"regexp"
+		"sort"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/referral-engine/referral-engine/internal/localrun"
+)
+
+// Snapshot is the state a drill compares: per table, its items as canonical text lines, sorted.
+// Only what a run of the same input must reproduce is kept (see normalize).
+type Snapshot map[string][]string
+
+// DLQDepths are the messages left in each dead-letter queue: a drill must leave none.
+func DLQDepths(ctx context.Context, st *localrun.Stack) (map[string]int, error) {
+	out := map[string]int{}
+	for id, url := range st.Resources {
+		if !strings.HasSuffix(id, "DLQ") {
+			continue
+		}
+		n, err := queueDepth(ctx, st.SQS, url)
+		if err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			out[id] = n
+		}
+	}
+	return out, nil
+}
+
+// Take reads every table the workload writes (all but the API keys).
+func Take(ctx context.Context, st *localrun.Stack) (Snapshot, error) {
+	snap := Snapshot{}
+	// Voucher codes are random per run: name them by owner and program instead.
+	codes := map[string]string{}
+	tables := []string{"VouchersTable", "InteractionsTable", "CustomersTable", "ReferralsTable", "LedgerTable", "StatsTable"}
+	items := map[string][]map[string]any{}
+	for _, tb := range tables {
+		its, err := scan(ctx, st, tb)
+		if err != nil {
+			return nil, fmt.Errorf("scan %s: %w", tb, err)
+		}
+		items[tb] = its
+		if tb == "VouchersTable" {
+			for _, it := range its {
+				if c, ok := it["code"].(string); ok && it["customer_id"] != nil {
+					codes[c] = fmt.Sprintf("<code of %v/%v>", it["customer_id"], it["program"])
+				}
+			}
+		}
+	}
+	for _, tb := range tables {
+		for _, it := range items[tb] {
+			if line, keep := normalize(tb, it, codes); keep {
+				snap[tb] = append(snap[tb], line)
+			}
+		}
+		sort.Strings(snap[tb])
+	}
+	return snap, nil
+}
+
+func scan(ctx context.Context, st *localrun.Stack, logicalID string) ([]map[string]any, error) {
+	var out []map[string]any
+	p := dynamodb.NewScanPaginator(st.DynamoDB, &dynamodb.ScanInput{TableName: aws.String(st.Resources[logicalID]), ConsistentRead: aws.Bool(true)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		var its []map[string]any
+		if err := attributevalue.UnmarshalListOfMaps(page.Items, &its); err != nil {
+			return nil, err
+		}
+		out = append(out, its...)
+	}
+	return out, nil
+}
+
+// volatile are the attributes that differ between two correct runs of the same input played
+// at the same base time: readings of the processing clock (the runs happen minutes apart), the
+// exactly-once machinery's bookkeeping (versions, pending sets, lazy marks: how many deliveries
+// it took is not state) and request ids. Names per item shape (dynamostore, aggregate, scoring).
+var volatile = map[string]map[string]bool{
+	"*": set("created_at", "updated_at", "received_at", "expires_at", "applied_at", "granted_at", "released_at",
+		"voided_at", "reversed_at", "redeemed_at", "release_at", "due_shard", "request_hash", "grant_day", "day"),
+	// lse: the last interaction, and the referral clicks, signups and successes the system
+	// records occur at processing time.
+	"CustomersTable": set("v", "pend", "upd", "at", "nr", "rv_at", "lse", "lca", "lra", "rba", "slc", "slr", "sw"),
+}
+
+func set(names ...string) map[string]bool {
+	m := map[string]bool{}
+	for _, n := range names {
+		m[n] = true
+	}
+	return m
+}
+
+// normalize renders an item as one canonical line, or drops it when the item is history whose
+// shape depends on timing: a customer's segment history holds one entry per segment change, and
+// how many changes a customer went through depends on how the interactions were batched.
+func normalize(table string, it map[string]any, codes map[string]string) (string, bool) {
+	if sk, _ := it["sk"].(string); table == "CustomersTable" && strings.HasPrefix(sk, "SEG#") {
+		return "", false
+	}
+	if typ, _ := it["type"].(string); table == "InteractionsTable" && strings.HasPrefix(typ, "referral_") && typ != "referral_share" {
+		// Recorded by the system when it happens: at processing time.
+		delete(it, "occurred_at")
+		if typ == "referral_click" {
+			it["event_id"] = "click-<request id>" // the API request id of the click
+		}
+	}
+	drop := func(k string) bool { return volatile["*"][k] || volatile[table][k] }
+	return canon(it, codes, drop), true
+}
+
+func canon(v any, codes map[string]string, drop func(string) bool) string {
+	switch x := v.(type) {
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			if !drop(k) && x[k] != nil { // NULL and absent mean the same
+				keys = append(keys, k)
+			}
+		}
+		sort.Strings(keys)
+		var b strings.Builder
+		b.WriteByte('{')
+		for i, k := range keys {
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(k + ":" + canon(x[k], codes, drop))
+		}
+		b.WriteByte('}')
+		return b.String()
+	case []any:
+		parts := make([]string, len(x))
+		for i, e := range x {
+			parts[i] = canon(e, codes, drop)
+		}
+		return "[" + strings.Join(parts, " ") + "]"
+	case float64:
+		if x == math.Trunc(x) && math.Abs(x) < 1e15 {
+			return fmt.Sprintf("%d", int64(x))
+		}
+		// Scores decay continuously: runs minutes apart differ in the 4th significant digit;
+		// Diff compares such numbers with a tolerance.
+		return fmt.Sprintf("~%g", x)
+	case string:
+		for code, name := range codes {
+			if strings.Contains(x, code) {
+				x = strings.ReplaceAll(x, code, name)
+			}
+		}
+		return fmt.Sprintf("%q", x)
+	default:
+		return fmt.Sprint(x)
+	}
+}
+
+// Diff lists the lines only in a or only in b, per table. Numbers that are not integers (the
+// scores) match within a relative 0.5%: they decay with the clock.
+func Diff(a, b Snapshot) []string {
+	var out []string
+	tables := map[string]bool{}
+	for t := range a {
+		tables[t] = true
+	}
+	for t := range b {
+		tables[t] = true
+	}
+	names := make([]string, 0, len(tables))
+	for t := range tables {
+		names = append(names, t)
+	}
+	sort.Strings(names)
+	for _, t := range names {
+		count := map[string]int{}
+		for _, l := range a[t] {
+			count[l]++
+		}
+		for _, l := range b[t] {
+			count[l]--
+		}
+		var onlyA, onlyB []string
+		for l, n := range count {
+			for ; n > 0; n-- {
+				onlyA = append(onlyA, l)
+			}
+			for ; n < 0; n++ {
+				onlyB = append(onlyB, l)
+			}
+		}
+		sort.Strings(onlyA)
+		sort.Strings(onlyB)
+		for _, l := range onlyA {
+			if k := closeMatch(l, onlyB); k >= 0 {
+				onlyB = append(onlyB[:k], onlyB[k+1:]...)
+				continue
+			}
+			out = append(out, t+": clean run only: "+l)
+		}
+		for _, l := range onlyB {
+			out = append(out, t+": drill run only: "+l)
+		}
+	}
+	return out
+}
+
+var inexact = regexp.MustCompile(`~[-+0-9.e]+`)
+
+// closeMatch finds the line of lines equal to l but for inexact numbers within tolerance.
+func closeMatch(l string, lines []string) int {
+	skel := inexact.ReplaceAllString(l, "~")
+	nums := inexact.FindAllString(l, -1)
+	if len(nums) == 0 {
+		return -1
+	}
+	for k, o := range lines {
+		if inexact.ReplaceAllString(o, "~") != skel {
+			continue
+		}
+		others := inexact.FindAllString(o, -1)
+		ok := true
+		for i := range nums {
+			x, _ := strconv.ParseFloat(nums[i][1:], 64)
+			y, _ := strconv.ParseFloat(others[i][1:], 64)
+			if math.Abs(x-y) > 0.005*math.Max(math.Abs(x), math.Abs(y)) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return k
+		}
+	}
+	return -1
+}
