@@ -1,4 +1,4 @@
-// Command hellosdk is the cold start benchmark's second baseline: hello-world plus what every
+// Command hellosdk is the cold start benchmark's third baseline: hello-world plus what every
 // function wires first, the DynamoDB and SQS clients (internal/awsclient), so the report tells
 // the SDK's share of a cold start from the project's own.
 package main
