@@ -24,7 +24,7 @@ build-EraseCustomerFunction:     ; $(GO_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./f
 
 FUNCTIONS := $(shell sed -n 's/^build-\([A-Za-z0-9]*\):.*/\1/p' Makefile)
 
-.PHONY: run test fuzz test-unit build lint localstack deploy install-emulators rescore bench-ingest bench-referral bench-coldstart bench-cost clean
+.PHONY: run test fuzz test-unit build lint localstack deploy install-emulators rescore bench-ingest bench-referral bench-coldstart bench-cost bench-load clean
 
 ## run: start emulators, tables, queues, functions and the HTTP API on 127.0.0.1:3000
 run: install-emulators
@@ -77,6 +77,10 @@ bench-ingest: install-emulators
 ## bench-referral: N full referrals (issue, share, click, redeem, grant): units and cost per referral
 bench-referral: install-emulators
 	bash scripts/bench-referral
+
+## bench-load: the interactions/s the local stack sustains (open-loop ladder, p50/p99, zero loss) over the emulators' ceiling
+bench-load: install-emulators
+	bash scripts/load
 
 ## bench-coldstart: every function's binary size and init time beside a hello-world aws-lambda-go binary
 bench-coldstart:

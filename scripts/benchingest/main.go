@@ -6,29 +6,20 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
-	"math/rand/v2"
-	"net/http"
 	"os"
-	"sort"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/referral-engine/referral-engine/internal/awsclient"
+	"github.com/referral-engine/referral-engine/internal/loadgen"
 	"github.com/referral-engine/referral-engine/internal/localrun"
 	"github.com/referral-engine/referral-engine/internal/meter"
 	"github.com/referral-engine/referral-engine/internal/usage"
@@ -66,28 +57,26 @@ func run(n, conc, customers int) error {
 
 	now := time.Now().UTC()
 	body := func(i int, prefix string) map[string]any {
-		return map[string]any{
-			"event_id": fmt.Sprintf("%s-%d", prefix, i), "customer_id": fmt.Sprintf("%s-cust-%d", prefix, i%customers),
-			"type": "purchase", "occurred_at": now.Add(-time.Duration(i) * time.Minute).Format(time.RFC3339),
-			"properties": map[string]any{"order_id": fmt.Sprintf("ord-%d", i), "total": 1000 + rand.IntN(20000), "currency": "EUR"},
-		}
+		return loadgen.Purchase(fmt.Sprintf("%s-%d", prefix, i), fmt.Sprintf("%s-cust-%d", prefix, i%customers),
+			fmt.Sprintf("ord-%d", i), now.Add(-time.Duration(i)*time.Minute))
 	}
+	pct, ms := loadgen.Percentile, loadgen.MS // short names for the report lines
 
 	// Warm up both paths so cold starts and JIT are not measured.
 	table := st.Resources["InteractionsTable"]
-	_, _ = timeAll(50, conc, func(i int) error { return floorPut(ctx, metered, table, body(i, "warm-floor")) })
+	_, _ = loadgen.Closed(ctx, 50, conc, func(i int) error { return loadgen.PutItem(ctx, metered, table, body(i, "warm-floor")) })
 	// The measured customers exist already (steady state): a customer's first segmentation is a
 	// one-time cost, reported apart.
 	firstMark := usage.Start(st)
-	_, _ = timeAll(customers, conc, func(i int) error { return postOne(st, body(i, "sys")) })
-	waitApplied(ctx, plain, st.Resources["CustomersTable"], "sys-cust-", customers)
-	waitIdle(ctx, plainSQS, st.Resources["RescoreQueue"])
+	_, _ = loadgen.Closed(ctx, customers, conc, func(i int) error { return loadgen.Post(ctx, st.APIURL, st.APIKey, body(i, "sys")) })
+	loadgen.WaitApplied(ctx, plain, st.Resources["CustomersTable"], "sys-cust-", customers, 5*time.Minute)
+	loadgen.WaitIdle(ctx, plainSQS, st.Resources["RescoreQueue"], 2*time.Minute)
 	first := usage.Sum(firstMark.Since(st))
-	waitIdle(ctx, plainSQS, st.Resources["RescoreQueue"])
+	loadgen.WaitIdle(ctx, plainSQS, st.Resources["RescoreQueue"], 2*time.Minute)
 
 	// Floor: one PutItem of the interaction, nothing else.
 	u0 := meter.Snapshot()
-	floorLat, floorWall := timeAll(n, conc, func(i int) error { return floorPut(ctx, metered, table, body(i, "floor")) })
+	floorLat, floorWall := loadgen.Closed(ctx, n, conc, func(i int) error { return loadgen.PutItem(ctx, metered, table, body(i, "floor")) })
 	floorUse := meter.Snapshot().Sub(u0)
 
 	// The same storage work without the API and Lambda plumbing: PutItem, then SendMessage.
@@ -96,9 +85,9 @@ func run(n, conc, customers int) error {
 	if err != nil {
 		return err
 	}
-	workLat, _ := timeAll(n, conc, func(i int) error {
+	workLat, _ := loadgen.Closed(ctx, n, conc, func(i int) error {
 		b := body(i, "work")
-		if err := floorPut(ctx, metered, table, b); err != nil {
+		if err := loadgen.PutItem(ctx, metered, table, b); err != nil {
 			return err
 		}
 		payload, _ := json.Marshal(b)
@@ -111,32 +100,32 @@ func run(n, conc, customers int) error {
 	inv0 := st.Invocations()
 	u1 := meter.Snapshot()
 	start := time.Now()
-	apiLat, apiWall := timeAll(n, conc, func(i int) error { return postOne(st, body(customers+i, "sys")) })
-	applied := waitApplied(ctx, plain, st.Resources["CustomersTable"], "sys-cust-", n+customers) - customers
+	apiLat, apiWall := loadgen.Closed(ctx, n, conc, func(i int) error { return loadgen.Post(ctx, st.APIURL, st.APIKey, body(customers+i, "sys")) })
+	applied := loadgen.WaitApplied(ctx, plain, st.Resources["CustomersTable"], "sys-cust-", n+customers, 5*time.Minute) - customers
 	endToEnd := time.Since(start)
-	waitIdle(ctx, plainSQS, st.Resources["RescoreQueue"])
+	loadgen.WaitIdle(ctx, plainSQS, st.Resources["RescoreQueue"], 2*time.Minute)
 	runnerUse := meter.Snapshot().Sub(u1) // the event source mapping's SQS polls
 
 	fnUse := usage.Sum(mark.Since(st))
 	invoked := usage.Invoked(inv0, st.Invocations())
-	pendingMarks := countPending(ctx, plain, st.Resources["CustomersTable"], "sys-cust-")
+	pendingMarks := loadgen.CountPending(ctx, plain, st.Resources["CustomersTable"], "sys-cust-")
 
 	// Side by side: each client alternates a POST and a bare PutItem, so both meet the same
 	// background load (on this 2-core machine the consumer and the emulators share the CPU).
 	sideN := max(200, n/4)
 	sideAPI, sidePut := make([]time.Duration, sideN), make([]time.Duration, sideN)
-	_, _ = timeAll(sideN, conc, func(i int) error {
+	_, _ = loadgen.Closed(ctx, sideN, conc, func(i int) error {
 		t := time.Now()
-		if err := postOne(st, body(customers+n+i, "sys")); err != nil {
+		if err := loadgen.Post(ctx, st.APIURL, st.APIKey, body(customers+n+i, "sys")); err != nil {
 			return err
 		}
 		sideAPI[i] = time.Since(t)
 		t = time.Now()
-		err := floorPut(ctx, plain, table, body(i, "side"))
+		err := loadgen.PutItem(ctx, plain, table, body(i, "side"))
 		sidePut[i] = time.Since(t)
 		return err
 	})
-	waitIdle(ctx, plainSQS, st.Resources["RescoreQueue"])
+	loadgen.WaitIdle(ctx, plainSQS, st.Resources["RescoreQueue"], 2*time.Minute)
 
 	wcu := fnUse.WriteUnits + float64(pendingMarks) // each outstanding pending id costs one mark later
 	per := func(v float64) float64 { return v / float64(n) }
@@ -169,123 +158,4 @@ func run(n, conc, customers int) error {
 		return fmt.Errorf("only %d of %d interactions applied", applied, n)
 	}
 	return nil
-}
-
-func floorPut(ctx context.Context, db *dynamodb.Client, table string, b map[string]any) error {
-	item, err := attributevalue.MarshalMap(b)
-	if err != nil {
-		return err
-	}
-	_, err = db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: item})
-	return err
-}
-
-var httpClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 30 * time.Second}
-
-func postOne(st *localrun.Stack, b map[string]any) error {
-	payload, _ := json.Marshal(b)
-	req, _ := http.NewRequest(http.MethodPost, st.APIURL+"/v1/interactions", bytes.NewReader(payload))
-	req.Header.Set("x-api-key", st.APIKey)
-	req.Header.Set("content-type", "application/json")
-	resp, err := httpClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	rb, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusAccepted {
-		return fmt.Errorf("POST: %d %s", resp.StatusCode, rb)
-	}
-	return nil
-}
-
-// timeAll runs f for 0..n-1 on conc workers and returns each call's latency and the wall time.
-func timeAll(n, conc int, f func(i int) error) ([]time.Duration, time.Duration) {
-	lat := make([]time.Duration, n)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	start := time.Now()
-	var failed atomic.Int64
-	for range conc {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n {
-					return
-				}
-				t := time.Now()
-				if err := f(i); err != nil {
-					if failed.Add(1) <= 3 {
-						fmt.Fprintln(os.Stderr, "error:", err)
-					}
-				}
-				lat[i] = time.Since(t)
-			}
-		})
-	}
-	wg.Wait()
-	return lat, time.Since(start)
-}
-
-func pct(d []time.Duration, p int) time.Duration {
-	s := append([]time.Duration(nil), d...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[(len(s)-1)*p/100]
-}
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-func waitIdle(ctx context.Context, q *sqs.Client, url string) {
-	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		out, err := q.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url), AttributeNames: []sqstypes.QueueAttributeName{"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"}})
-		if err == nil && out.Attributes["ApproximateNumberOfMessages"] == "0" && out.Attributes["ApproximateNumberOfMessagesNotVisible"] == "0" {
-			return
-		}
-	}
-}
-
-// waitApplied scans the customers table (unmetered: bookkeeping) until the interactions of the
-// bench's customers add up to want, or a time limit passes.
-func waitApplied(ctx context.Context, db *dynamodb.Client, table, prefix string, want int) int {
-	got := 0
-	for deadline := time.Now().Add(5 * time.Minute); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
-		got = 0
-		forEachCustomer(ctx, db, table, prefix, func(item map[string]any) {
-			if v, ok := item["n"].(float64); ok {
-				got += int(v)
-			}
-		})
-		if got >= want {
-			return got
-		}
-	}
-	return got
-}
-
-func countPending(ctx context.Context, db *dynamodb.Client, table, prefix string) int {
-	n := 0
-	forEachCustomer(ctx, db, table, prefix, func(item map[string]any) {
-		if p, ok := item["pend"].([]string); ok {
-			n += len(p)
-		}
-	})
-	return n
-}
-
-func forEachCustomer(ctx context.Context, db *dynamodb.Client, table, prefix string, f func(map[string]any)) {
-	p := dynamodb.NewScanPaginator(db, &dynamodb.ScanInput{TableName: aws.String(table)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return
-		}
-		for _, it := range page.Items {
-			var m map[string]any
-			if attributevalue.UnmarshalMap(it, &m) == nil {
-				if id, _ := m["customer_id"].(string); strings.HasPrefix(id, prefix) {
-					f(m)
-				}
-			}
-		}
-	}
 }
