@@ -135,8 +135,10 @@ func (c *Customer) Apply(in interaction.Interaction) {
 			c.Refunded = map[string]int64{}
 		}
 		cur := p.Currency
-		if cur == "" { // a refund without currency is in the currency of the customer's orders
-			cur = c.PrimaryCurrency("XXX")
+		if cur == "" {
+			// Resolved when read (RefundedByCurrency): which currency the customer's orders are
+			// in may change with interactions applied later, and Apply must not depend on order.
+			cur = NoCurrency
 		}
 		c.Refunded[cur] += *p.Amount
 	case interaction.EmailOpen:
@@ -275,6 +277,22 @@ func (c *Customer) BasketTrend(currency string) float64 {
 }
 
 // PrimaryCurrency is the currency most of the customer's orders were in (ties: alphabetical).
+// NoCurrency keys the refunds that came without a currency in Refunded.
+const NoCurrency = "-"
+
+// RefundedByCurrency is Refunded with the refunds that came without a currency counted in the
+// currency of most of the customer's orders ("XXX", ISO 4217's "no currency", if none).
+func (c *Customer) RefundedByCurrency() map[string]int64 {
+	out := make(map[string]int64, len(c.Refunded))
+	for k, v := range c.Refunded {
+		if k == NoCurrency {
+			k = c.PrimaryCurrency("XXX")
+		}
+		out[k] += v
+	}
+	return out
+}
+
 func (c *Customer) PrimaryCurrency(fallback string) string {
 	best, bestN := fallback, 0
 	keys := make([]string, 0, len(c.Spend))

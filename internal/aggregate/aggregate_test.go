@@ -102,7 +102,7 @@ func TestApply(t *testing.T) {
 			if c.LoyaltyJoinedAt == nil || c.SharesTotal() != 2 || c.Shares["whatsapp"] != 1 || c.Signups != 1 || c.Comments != 1 || c.SurveyAnswers != 1 {
 				t.Errorf("loyalty %v shares %v signups %d", c.LoyaltyJoinedAt, c.Shares, c.Signups)
 			}
-			if c.Refunds != 1 || c.Refunded["XXX"] != 250 || c.Interactions != 15 {
+			if c.Refunds != 1 || c.RefundedByCurrency()["XXX"] != 250 || c.Interactions != 15 {
 				t.Errorf("refunds %d %v n %d", c.Refunds, c.Refunded, c.Interactions)
 			}
 		}},
@@ -131,6 +131,9 @@ func TestApplyIsOrderIndependent(t *testing.T) {
 		ev("s2", interaction.Signup, t0.AddDate(0, 0, 9), interaction.Properties{ReferralCode: "LATER-1"}),
 		ev("f1", interaction.SocialFollow, t0, interaction.Properties{Network: "tiktok"}),
 		ev("f2", interaction.SocialFollow, t0, interaction.Properties{Network: "facebook"}),
+		// Without a currency: in the currency of the orders, whether they come before or after.
+		ev("r1", interaction.Refund, t0.AddDate(0, 0, 5), interaction.Properties{OrderID: "a", Amount: i64(300)}),
+		ev("r2", interaction.Refund, t0.AddDate(0, 0, 6), interaction.Properties{OrderID: "b", Amount: i64(200), Currency: "EUR"}),
 	)
 	want := New("c1")
 	for _, in := range ins {
@@ -147,6 +150,9 @@ func TestApplyIsOrderIndependent(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("order changed the aggregate:\n got %+v\nwant %+v", got, want)
 		}
+	}
+	if r := want.RefundedByCurrency(); len(r) != 1 || r[want.PrimaryCurrency("")] != 500 {
+		t.Errorf("refunded %v (orders in %v)", r, want.Spend)
 	}
 	if want.ReferredBy != "FIRST-1" || *want.NPSLast != 2 {
 		t.Errorf("referred %q nps last %d", want.ReferredBy, *want.NPSLast)

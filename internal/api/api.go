@@ -272,9 +272,7 @@ func emptyNotNull(c *aggregate.Customer) {
 	if c.Spend == nil {
 		c.Spend = map[string]aggregate.Money{}
 	}
-	if c.Refunded == nil {
-		c.Refunded = map[string]int64{}
-	}
+	c.Refunded = c.RefundedByCurrency()
 	if c.ProfileFields == nil {
 		c.ProfileFields = []string{}
 	}

@@ -7,6 +7,11 @@
 // event id comes from the request id) at most Limit times per code, client and hour; the client
 // is known only by a salted hash of its IP, kept 90 days in the click counter's key, never in
 // the interaction. Link-preview robots are redirected and not counted.
+//
+// Recording is best effort and bounded in time: the shopper's redirect never waits more than
+// Budget on the stores. A click that could not be recorded (a store error or timeout) is still
+// redirected, with ref when the code is well formed, and counted in the ClicksLost metric; a
+// browser does not retry a redirect, so nothing else would ever see it.
 package click
 
 import (
@@ -23,6 +28,7 @@ import (
 	"github.com/referral-engine/referral-engine/internal/funnel"
 	"github.com/referral-engine/referral-engine/internal/ingest"
 	"github.com/referral-engine/referral-engine/internal/interaction"
+	"github.com/referral-engine/referral-engine/internal/metrics"
 	"github.com/referral-engine/referral-engine/internal/voucher"
 )
 
@@ -55,9 +61,16 @@ type Config struct {
 	Storefront string // where every click lands
 	Salt       string // secret salt of the client hash, at least 16 bytes
 	Limit      int    // clicks counted per code, client and hour
-	Now        func() time.Time
-	Log        *slog.Logger
+	// Budget bounds the time spent reading and recording before the redirect; 0 means
+	// DefaultBudget.
+	Budget time.Duration
+	Now    func() time.Time
+	Log    *slog.Logger
 }
+
+// DefaultBudget is Config.Budget's default: well under a shopper's patience, above the SDK's
+// retries of a throttled call.
+const DefaultBudget = 2 * time.Second
 
 // Service handles clicks.
 type Service struct{ c Config }
@@ -79,6 +92,9 @@ func New(c Config) (*Service, error) {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.Budget <= 0 {
+		c.Budget = DefaultBudget
 	}
 	if c.Log == nil {
 		c.Log = slog.Default()
@@ -116,11 +132,16 @@ func (s *Service) Handle(ctx context.Context, cl Click) (location string, outcom
 		return voucher.RedirectURL(s.c.Storefront, "", cl.Query), Malformed
 	}
 	now := s.c.Now()
+	ctx, cancel := context.WithTimeout(ctx, s.c.Budget)
+	defer cancel()
 	v, err := s.c.Codes.Get(ctx, code)
 	switch {
 	case err != nil:
+		// The code is well formed (its check digit holds): the storefront, which checks it at
+		// checkout anyway, gets it rather than the friend losing the offer to a store outage.
 		s.c.Log.ErrorContext(ctx, "click: read code", "error", err.Error())
-		return voucher.RedirectURL(s.c.Storefront, "", cl.Query), Failed
+		metrics.Add(metrics.ClicksLost, 1)
+		return voucher.RedirectURL(s.c.Storefront, code, cl.Query), Failed
 	case v == nil:
 		return voucher.RedirectURL(s.c.Storefront, "", cl.Query), Unknown
 	case !v.Usable(now):
@@ -133,6 +154,7 @@ func (s *Service) Handle(ctx context.Context, cl Click) (location string, outcom
 	ok, err := s.c.Counter.CountClick(ctx, string(code), s.ClientHash(cl.ClientIP), now, s.c.Limit)
 	if err != nil {
 		s.c.Log.ErrorContext(ctx, "click: count", "code", code, "error", err.Error())
+		metrics.Add(metrics.ClicksLost, 1)
 		return location, Failed
 	}
 	if !ok {
@@ -148,6 +170,7 @@ func (s *Service) Handle(ctx context.Context, cl Click) (location string, outcom
 	}}, now)
 	if err != nil {
 		s.c.Log.ErrorContext(ctx, "click: record", "code", code, "error", err.Error())
+		metrics.Add(metrics.ClicksLost, 1)
 		return location, Failed
 	}
 	if s.c.Funnel != nil {

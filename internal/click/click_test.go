@@ -1,6 +1,7 @@
 package click
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/referral-engine/referral-engine/internal/ingest"
 	"github.com/referral-engine/referral-engine/internal/interaction"
+	"github.com/referral-engine/referral-engine/internal/metrics"
 	"github.com/referral-engine/referral-engine/internal/voucher"
 )
 
@@ -108,7 +110,7 @@ func TestClicks(t *testing.T) {
 		{"expired", Click{Code: string(expired)}, base, Unusable, 1},
 		{"at its limit", Click{Code: string(used)}, base, Unusable, 1},
 		{"revoked", Click{Code: string(revoked)}, base, Unusable, 1},
-		{"store error", Click{Code: string(broken)}, base, Failed, 1},
+		{"store error: redirected with ref all the same", Click{Code: string(broken)}, base + "&ref=" + string(broken), Failed, 1},
 		{"campaign tags", Click{Code: "nope", Query: url.Values{"utm_source": {"mail"}, "ref": {"X"}}}, base + "&utm_source=mail", Malformed, 0},
 	} {
 		before := reads
@@ -171,5 +173,37 @@ func TestNewValidates(t *testing.T) {
 		if _, err := New(c); err == nil {
 			t.Errorf("%s accepted", name)
 		}
+	}
+}
+
+// A store that hangs does not hold the shopper: the redirect comes after Budget, with ref, and
+// the lost click is counted.
+func TestHungStoreRedirectsWithinBudget(t *testing.T) {
+	var buf bytes.Buffer
+	prev := metrics.SetDefault(metrics.New(&buf, "re-ClickRedirectFunction", nil))
+	defer metrics.SetDefault(prev)
+	code, err := voucher.NewCode("ANNA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hung := codesFunc(func(ctx context.Context, _ voucher.Code) (*voucher.Voucher, error) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	})
+	svc, err := New(Config{Codes: hung, Counter: &counter{n: map[string]int{}}, Recorder: &recorder{}, Storefront: "https://shop.example.com",
+		Salt: "a-salt-of-16-bytes", Limit: 2, Budget: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	loc, out := svc.Handle(context.Background(), Click{Code: string(code), ClientIP: "1.2.3.4", RequestID: "r1"})
+	if took := time.Since(began); took > 2*time.Second {
+		t.Errorf("the redirect waited %s on a hung store", took)
+	}
+	if out != Failed || !strings.Contains(loc, "ref="+string(code)) {
+		t.Errorf("%s %s, want a redirect with ref", loc, out)
+	}
+	if !strings.Contains(buf.String(), `"ClicksLost":1`) {
+		t.Errorf("no ClicksLost metric: %s", buf.String())
 	}
 }

@@ -121,8 +121,13 @@ func run(t *testing.T, name string, w Workload, base time.Time, dups bool, f fau
 	return snap, res
 }
 
-// active reports whether faults may still be injected: until the play settles.
+// active reports whether faults may still be injected: until the play settles. During the
+// clicks, which are recorded best effort by design (package click: redirected, counted in
+// ClicksLost), it waits.
 func active(ctx context.Context, p *Player) bool {
+	for p.Phase() == "clicks" && ctx.Err() == nil {
+		_ = sleep(ctx, 50*time.Millisecond)
+	}
 	switch p.Phase() {
 	case "settling", "done":
 		return false
@@ -180,13 +185,23 @@ func sqsFreezes(ctx context.Context, t *testing.T, st *localrun.Stack, p *Player
 	return fmt.Sprintf("SQS emulator frozen %d times (phases %v)", n, phases)
 }
 
-// kills SIGKILLs the processes of a function while it runs an invocation, every 0.3-1 s.
+// maxKills bounds the kills of one function: below the queues' maxReceiveCount (5), so that
+// no message can be killed into its DLQ (which is what the DLQ is for, not what the drill tests).
+const maxKills = 3
+
+// kills SIGKILLs the processes of a function while it runs an invocation, every 0.15-0.6 s, at
+// most maxKills times per function. The click redirect is left alone (best effort by design).
 func kills(ctx context.Context, t *testing.T, st *localrun.Stack, p *Player, r *rand.Rand) string {
 	var hit atomic.Int64
 	by := map[string]int{}
 	for active(ctx, p) {
-		pause(ctx, r, 300*time.Millisecond, time.Second)
-		busy := st.Busy()
+		pause(ctx, r, 150*time.Millisecond, 600*time.Millisecond)
+		var busy []string
+		for _, fn := range st.Busy() {
+			if by[fn] < maxKills && fn != "ClickRedirectFunction" {
+				busy = append(busy, fn)
+			}
+		}
 		if len(busy) == 0 || !active(ctx, p) {
 			continue
 		}

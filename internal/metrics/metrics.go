@@ -27,6 +27,7 @@ const (
 	RewardsGranted        = "RewardsGranted"
 	RewardsReversed       = "RewardsReversed"
 	RewardsVoided         = "RewardsVoided"
+	ClicksLost            = "ClicksLost" // a click redirected but not recorded (a store error)
 )
 
 // Unit is a CloudWatch unit.
