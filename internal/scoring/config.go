@@ -23,6 +23,9 @@ import (
 // EnvVar names the environment variable holding a deploy-time override of the defaults.
 const EnvVar = "SCORING_CONFIG"
 
+// defaultsYAML documents the defaults; defaults_gen.go is it as Go (a test keeps them equal).
+//
+//go:generate go test -run ^TestGeneratedDefaults$ -update .
 //go:embed defaults.yaml
 var defaultsYAML []byte
 
@@ -90,11 +93,11 @@ type Offer struct {
 	Description string `yaml:"description" json:"description"`
 }
 
-// Default returns the embedded defaults, parsed once and shared: do not modify.
+// Default returns the defaults, built once and shared: do not modify.
 var Default = sync.OnceValue(func() *Config {
 	c, err := Load("")
 	if err != nil {
-		panic("scoring: embedded defaults.yaml: " + err.Error()) // a test guards this
+		panic("scoring: defaults.yaml: " + err.Error()) // a test guards this
 	}
 	return c
 })
@@ -113,12 +116,117 @@ func FromEnv() (*Config, error) {
 // validates the result. Maps merge key by key, so {"signals":{"email_open":{"cap":2}}}
 // changes one number; lists and scalars replace.
 func Load(override string) (*Config, error) {
-	if o := strings.TrimSpace(override); o == "" || o == "{}" {
-		// The usual case at cold start: the defaults as they are, parsed once (the merge below
-		// parses and prints them again, which doubles a cold start's configuration time).
-		return decodeStrict(defaultsYAML)
+	o := strings.TrimSpace(override)
+	if o == "" || o == "{}" {
+		// The usual case at cold start: defaults.yaml as generated Go, no parsing at all.
+		c := defaults()
+		c.digest = defaultsDigest
+		if err := c.init(); err != nil {
+			return nil, err
+		}
+		return &c, nil
 	}
+	if c, ok := loadJSON(o); ok {
+		return c, nil
+	}
+	// YAML, and every document the JSON path is not sure of (errors included): the reference
+	// path decides, so results and errors stay what they always were.
 	return loadMerged(override)
+}
+
+// loadJSON is loadMerged for a JSON override, with encoding/json: ok is false unless the result
+// is certainly loadMerged's (a valid config decoded by the same exact, case-sensitive keys).
+func loadJSON(override string) (c *Config, ok bool) {
+	if !json.Valid([]byte(override)) { // Decode alone would ignore text after the document
+		return nil, false
+	}
+	over, ok := decodeJSON([]byte(override)).(map[string]any)
+	if !ok || !lossless([]byte(override), over) {
+		return nil, false
+	}
+	d := defaults()
+	merged := toMap(&d)
+	merge(merged, over)
+	doc, err := json.Marshal(merged)
+	if err != nil {
+		return nil, false
+	}
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.DisallowUnknownFields()
+	c = new(Config)
+	// encoding/json matches keys case-insensitively and knows programs' "id", YAML does neither:
+	// every key of the override must come back from the decoded config as it was written.
+	if dec.Decode(c) != nil || !covers(toMap(c), over) || c.init() != nil {
+		return nil, false
+	}
+	return c, true
+}
+
+// decodeJSON decodes a valid JSON document keeping numbers' text (int64 beyond 2^53 stays
+// exact, as YAML reads it).
+func decodeJSON(doc []byte) any {
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.UseNumber()
+	if dec.Decode(&v) != nil {
+		return nil
+	}
+	return v
+}
+
+// lossless reports whether v, decoded from doc, prints back to doc's compact size: a key given
+// twice (an error in YAML, the last one wins in JSON) does not (nor, harmlessly, a string
+// escaped differently).
+func lossless(doc []byte, v any) bool {
+	var compact, again bytes.Buffer
+	enc := json.NewEncoder(&again)
+	enc.SetEscapeHTML(false)
+	return json.Compact(&compact, doc) == nil && enc.Encode(v) == nil && compact.Len() == again.Len()-1 // Encode adds a newline
+}
+
+// toMap is c's exported fields as a generic document, by their JSON names, without programs'
+// ids (init sets them from their keys; YAML has no such key).
+func toMap(c *Config) map[string]any {
+	b, _ := json.Marshal(c)
+	m, _ := decodeJSON(b).(map[string]any)
+	if ps, ok := m["programs"].(map[string]any); ok {
+		for _, p := range ps {
+			if p, ok := p.(map[string]any); ok {
+				delete(p, "id")
+			}
+		}
+	}
+	return m
+}
+
+// covers reports whether every key of sub, at every depth, is in got (sub's value as decoded
+// and printed back), and sub has no negative zero (YAML reads -0 as the integer 0).
+func covers(got, sub any) bool {
+	switch sub := sub.(type) {
+	case map[string]any:
+		got, ok := got.(map[string]any)
+		if !ok {
+			return false
+		}
+		for k, v := range sub {
+			if g, ok := got[k]; !ok || !covers(g, v) {
+				return false
+			}
+		}
+	case []any:
+		got, ok := got.([]any)
+		if !ok || len(got) != len(sub) {
+			return false
+		}
+		for i, v := range sub {
+			if !covers(got[i], v) {
+				return false
+			}
+		}
+	case json.Number:
+		return !strings.HasPrefix(string(sub), "-0")
+	}
+	return true
 }
 
 func decodeStrict(doc []byte) (*Config, error) {
@@ -134,7 +242,8 @@ func decodeStrict(doc []byte) (*Config, error) {
 	return &c, nil
 }
 
-// loadMerged merges override over the defaults, then decodes the result strictly.
+// loadMerged merges override over defaults.yaml with YAML, then decodes the result strictly:
+// the reference for every override, and the path YAML ones take.
 func loadMerged(override string) (*Config, error) {
 	var merged map[string]any
 	if err := yaml.Unmarshal(defaultsYAML, &merged); err != nil {
@@ -271,9 +380,11 @@ func (c *Config) init() error {
 		sort.Strings(errs)
 		return errors.New(strings.Join(errs, "; "))
 	}
-	b, _ := json.Marshal(c) // maps marshal sorted: a stable digest
-	sum := sha256.Sum256(b)
-	c.digest = hex.EncodeToString(sum[:4])
+	if c.digest == "" { // set for the defaults: JSON's first use is most of a cold start's cost
+		b, _ := json.Marshal(c) // maps marshal sorted: a stable digest
+		sum := sha256.Sum256(b)
+		c.digest = hex.EncodeToString(sum[:4])
+	}
 	return nil
 }
 
