@@ -48,12 +48,12 @@ func TestDrills(t *testing.T) {
 		}
 	}
 	t.Logf("workload seed %d (rerun with DRILL_SEED=%d)", seed, seed)
-	w := Generate(seed, 30, 6)
+	w := Generate(seed, 40, 8)
 	base := time.Now()
 	clean, res := run(t, "clean", w, base, false, nil)
 	t.Logf("clean run: %d interactions accepted, %d requests, %d vouchers, %d referrals accepted, %s",
 		w.Accepted(), res.Requests, res.Vouchers, res.Referrals, res.Took.Round(time.Millisecond))
-	if len(clean["CustomersTable"]) < 30 || len(clean["LedgerTable"]) == 0 || len(clean["ReferralsTable"]) == 0 {
+	if len(clean["CustomersTable"]) < 40 || len(clean["LedgerTable"]) == 0 || len(clean["ReferralsTable"]) == 0 {
 		t.Fatalf("the clean run left too little to compare: %d customers, %d ledger items, %d referral items",
 			len(clean["CustomersTable"]), len(clean["LedgerTable"]), len(clean["ReferralsTable"]))
 	}

@@ -31,6 +31,7 @@ type Vouchers interface {
 	Issue(ctx context.Context, req voucher.Request, now time.Time) (voucher.Voucher, bool, error)
 	List(ctx context.Context, customerID string, programs []string) ([]voucher.Voucher, error)
 	MarkPublished(ctx context.Context, code voucher.Code, at time.Time) error
+	RememberEmail(ctx context.Context, code voucher.Code, emailHash string) error
 	Campaign(ctx context.Context, id string) (*voucher.Campaign, error)
 	CreateCampaign(ctx context.Context, c voucher.Campaign) (bool, *voucher.Campaign, error)
 	MarkCampaignLaunched(ctx context.Context, id string) error
@@ -145,6 +146,9 @@ func (s *Service) ForCustomer(ctx context.Context, a Ask) (voucher.Voucher, bool
 	}
 	for _, v := range current {
 		if v.Program == program && v.Current(now) {
+			if err := s.rememberEmail(ctx, &v, a.EmailHash); err != nil {
+				return voucher.Voucher{}, false, err
+			}
 			v.ShareURL = voucher.ShareURL(base, v.Code)
 			if err := s.publishIfDue(ctx, v, false, "", now); err != nil {
 				s.log.WarnContext(ctx, "publish voucher.issued", "code", v.Code, "error", err.Error())
@@ -160,6 +164,11 @@ func (s *Service) ForCustomer(ctx context.Context, a Ask) (voucher.Voucher, bool
 	if err != nil {
 		return voucher.Voucher{}, false, err
 	}
+	if !created { // a concurrent request issued it
+		if err := s.rememberEmail(ctx, &v, a.EmailHash); err != nil {
+			return voucher.Voucher{}, false, err
+		}
+	}
 	v.ShareURL = voucher.ShareURL(base, v.Code)
 	// A voucher created and not published would be lost to the ESP: fail the request so that
 	// the storefront retries; the retry returns the voucher and publishes it once it is stale.
@@ -167,6 +176,20 @@ func (s *Service) ForCustomer(ctx context.Context, a Ask) (voucher.Voucher, bool
 		return voucher.Voucher{}, false, err
 	}
 	return v, created, nil
+}
+
+// rememberEmail stores the email hash the storefront gave on a voucher that has none (issued by
+// a campaign or a review): the self-referral rule needs it. A failure fails the request, which
+// the storefront retries.
+func (s *Service) rememberEmail(ctx context.Context, v *voucher.Voucher, emailHash string) error {
+	if emailHash == "" || v.EmailHash != "" {
+		return nil
+	}
+	if err := s.vouchers.RememberEmail(ctx, v.Code, emailHash); err != nil {
+		return err
+	}
+	v.EmailHash = emailHash
+	return nil
 }
 
 // publishIfDue publishes voucher.issued for v unless it was published: by the request that

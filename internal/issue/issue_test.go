@@ -64,6 +64,18 @@ func (f *fakeVouchers) List(_ context.Context, customerID string, programs []str
 	return out, nil
 }
 
+func (f *fakeVouchers) RememberEmail(_ context.Context, code voucher.Code, emailHash string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for k, v := range f.byOwner {
+		if v.Code == code && v.EmailHash == "" {
+			v.EmailHash = emailHash
+			f.byOwner[k] = v
+		}
+	}
+	return nil
+}
+
 func (f *fakeVouchers) MarkPublished(_ context.Context, code voucher.Code, at time.Time) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -288,8 +300,21 @@ func TestForCustomer(t *testing.T) {
 			}
 		})
 	}
+	// A voucher issued without the referrer's email (a campaign, a review) learns it from the
+	// first request that gives it, and keeps it.
 	f := newFixture(t)
-	_, _, err := f.svc.ForCustomer(ctx, Ask{CustomerID: "nobody"})
+	f.customer("c2", "", "")
+	first, _, err := f.svc.ForCustomer(ctx, Ask{CustomerID: "c2"})
+	if err != nil || first.EmailHash != "" {
+		t.Fatalf("%+v %v", first, err)
+	}
+	for _, h := range []string{"h1", "h2"} {
+		if v, _, err := f.svc.ForCustomer(ctx, Ask{CustomerID: "c2", EmailHash: h}); err != nil || v.EmailHash != "h1" || v.Code != first.Code {
+			t.Errorf("with email %s: %+v %v", h, v, err)
+		}
+	}
+	f = newFixture(t)
+	_, _, err = f.svc.ForCustomer(ctx, Ask{CustomerID: "nobody"})
 	if e, ok := apperr.As(err); !ok || e.Status != 404 {
 		t.Errorf("unknown customer: %v", err)
 	}

@@ -117,7 +117,7 @@ func (it codeItem) voucher() voucher.Voucher {
 		Code: voucher.Code(it.Code), CustomerID: it.CustomerID, Program: it.Program, Status: it.Status,
 		FriendOffer: voucher.Offer(it.FriendOffer), ReferrerReward: voucher.Offer(it.ReferrerReward),
 		CreatedAt: created, ExpiresAt: time.Unix(it.ExpiresAt, 0).UTC(), UseLimit: it.UseLimit, Uses: it.Uses,
-		Reason: it.Reason, CampaignID: it.CampaignID,
+		Reason: it.Reason, CampaignID: it.CampaignID, EmailHash: it.ReferrerEmailHash,
 	}
 	if it.PublishedAt != "" {
 		if t, err := time.Parse(time.RFC3339, it.PublishedAt); err == nil {
@@ -360,6 +360,28 @@ func (s *Store) MarkPublished(ctx context.Context, code voucher.Code, at time.Ti
 	})
 	if err != nil {
 		return fmt.Errorf("mark voucher %s published: %w", code, err)
+	}
+	return nil
+}
+
+// RememberEmail records the referrer's email hash on a voucher issued without one (by a
+// campaign or a review), so that a friend using the referrer's own email is refused as a
+// self-referral whichever way the voucher came. A hash already there is kept: it is the one the
+// friend's redemptions were checked against.
+func (s *Store) RememberEmail(ctx context.Context, code voucher.Code, emailHash string) error {
+	expr, err := expression.NewBuilder().
+		WithUpdate(expression.Set(expression.Name("referrer_email_hash"), expression.Value(emailHash))).
+		WithCondition(expression.AttributeExists(expression.Name("pk")).And(expression.AttributeNotExists(expression.Name("referrer_email_hash")))).
+		Build()
+	if err != nil {
+		return err
+	}
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.table), Key: key(codeKey(code)), UpdateExpression: expr.Update(),
+		ConditionExpression: expr.Condition(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+	})
+	if err != nil && !isConditionFailed(err) {
+		return fmt.Errorf("remember the email of voucher %s: %w", code, err)
 	}
 	return nil
 }

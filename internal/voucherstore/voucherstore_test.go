@@ -86,6 +86,15 @@ func TestIssueReturnsTheCurrentVoucher(t *testing.T) {
 	if err := s.MarkPublished(ctx, "ZZZZZZZZ", now); err == nil {
 		t.Error("marking an unknown code published succeeded")
 	}
+	// The referrer's email, given after the voucher was issued without it, is kept once.
+	for _, h := range []string{"hash-1", "hash-2"} {
+		if err := s.RememberEmail(ctx, v.Code, h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, _ := s.Get(ctx, v.Code); got.EmailHash != "hash-1" {
+		t.Errorf("email hash %q, want the first one", got.EmailHash)
+	}
 }
 
 func TestExpiredVoucherIsReplaced(t *testing.T) {
