@@ -1,21 +1,20 @@
 package scoring
 
 import (
-	"bytes"
 	"crypto/sha256"
-	_ "embed"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"os"
+	"reflect"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
-
-	"gopkg.in/yaml.v3"
+	"unicode/utf8"
 
 	"github.com/referral-engine/referral-engine/internal/charset"
 )
@@ -23,11 +22,10 @@ import (
 // EnvVar names the environment variable holding a deploy-time override of the defaults.
 const EnvVar = "SCORING_CONFIG"
 
-// defaultsYAML documents the defaults; defaults_gen.go is it as Go (a test keeps them equal).
+// defaults.yaml documents the defaults; defaults_gen.go is it as Go, so that no function links
+// a YAML parser (TestGeneratedDefaults keeps them equal).
 //
 //go:generate go test -run ^TestGeneratedDefaults$ -update .
-//go:embed defaults.yaml
-var defaultsYAML []byte
 
 // Config is the scoring, segmentation and programs configuration (defaults.yaml documents
 // every field). Treat it as immutable once loaded.
@@ -112,171 +110,192 @@ func FromEnv() (*Config, error) {
 	return c, nil
 }
 
-// Load merges an override document (JSON or YAML; "" for none) over the defaults and
-// validates the result. Maps merge key by key, so {"signals":{"email_open":{"cap":2}}}
-// changes one number; lists and scalars replace.
+// Load merges an override, a JSON object ("" for none), over the defaults and validates the
+// result. Maps merge key by key, so {"signals":{"email_open":{"cap":2}}} changes one number;
+// lists and scalars replace, null sets a value's zero. Keys are exact: an unknown field, a key
+// in another case or a key given twice is an error naming it.
 func Load(override string) (*Config, error) {
 	o := strings.TrimSpace(override)
+	c := defaults()
 	if o == "" || o == "{}" {
-		// The usual case at cold start: defaults.yaml as generated Go, no parsing at all.
-		c := defaults()
+		// The usual case at cold start: the generated defaults, no parsing at all.
 		c.digest = defaultsDigest
-		if err := c.init(); err != nil {
-			return nil, err
-		}
-		return &c, nil
-	}
-	if c, ok := loadJSON(o); ok {
-		return c, nil
-	}
-	// YAML, and every document the JSON path is not sure of (errors included): the reference
-	// path decides, so results and errors stay what they always were.
-	return loadMerged(override)
-}
-
-// loadJSON is loadMerged for a JSON override, with encoding/json: ok is false unless the result
-// is certainly loadMerged's (a valid config decoded by the same exact, case-sensitive keys).
-func loadJSON(override string) (c *Config, ok bool) {
-	if !json.Valid([]byte(override)) { // Decode alone would ignore text after the document
-		return nil, false
-	}
-	over, ok := decodeJSON([]byte(override)).(map[string]any)
-	if !ok || !lossless([]byte(override), over) {
-		return nil, false
-	}
-	d := defaults()
-	merged := toMap(&d)
-	merge(merged, over)
-	doc, err := json.Marshal(merged)
-	if err != nil {
-		return nil, false
-	}
-	dec := json.NewDecoder(bytes.NewReader(doc))
-	dec.DisallowUnknownFields()
-	c = new(Config)
-	// encoding/json matches keys case-insensitively and knows programs' "id", YAML does neither:
-	// every key of the override must come back from the decoded config as it was written.
-	if dec.Decode(c) != nil || !covers(toMap(c), over) || c.init() != nil {
-		return nil, false
-	}
-	return c, true
-}
-
-// decodeJSON decodes a valid JSON document keeping numbers' text (int64 beyond 2^53 stays
-// exact, as YAML reads it).
-func decodeJSON(doc []byte) any {
-	var v any
-	dec := json.NewDecoder(bytes.NewReader(doc))
-	dec.UseNumber()
-	if dec.Decode(&v) != nil {
-		return nil
-	}
-	return v
-}
-
-// lossless reports whether v, decoded from doc, prints back to doc's compact size: a key given
-// twice (an error in YAML, the last one wins in JSON) does not (nor, harmlessly, a string
-// escaped differently).
-func lossless(doc []byte, v any) bool {
-	var compact, again bytes.Buffer
-	enc := json.NewEncoder(&again)
-	enc.SetEscapeHTML(false)
-	return json.Compact(&compact, doc) == nil && enc.Encode(v) == nil && compact.Len() == again.Len()-1 // Encode adds a newline
-}
-
-// toMap is c's exported fields as a generic document, by their JSON names, without programs'
-// ids (init sets them from their keys; YAML has no such key).
-func toMap(c *Config) map[string]any {
-	b, _ := json.Marshal(c)
-	m, _ := decodeJSON(b).(map[string]any)
-	if ps, ok := m["programs"].(map[string]any); ok {
-		for _, p := range ps {
-			if p, ok := p.(map[string]any); ok {
-				delete(p, "id")
-			}
-		}
-	}
-	return m
-}
-
-// covers reports whether every key of sub, at every depth, is in got (sub's value as decoded
-// and printed back), and sub has no negative zero (YAML reads -0 as the integer 0).
-func covers(got, sub any) bool {
-	switch sub := sub.(type) {
-	case map[string]any:
-		got, ok := got.(map[string]any)
-		if !ok {
-			return false
-		}
-		for k, v := range sub {
-			if g, ok := got[k]; !ok || !covers(g, v) {
-				return false
-			}
-		}
-	case []any:
-		got, ok := got.([]any)
-		if !ok || len(got) != len(sub) {
-			return false
-		}
-		for i, v := range sub {
-			if !covers(got[i], v) {
-				return false
-			}
-		}
-	case json.Number:
-		return !strings.HasPrefix(string(sub), "-0")
-	}
-	return true
-}
-
-func decodeStrict(doc []byte) (*Config, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(doc))
-	dec.KnownFields(true)
-	var c Config
-	if err := dec.Decode(&c); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+	} else if err := c.merge(o); err != nil {
+		return nil, fmt.Errorf("scoring config: %w", err)
 	}
 	if err := c.init(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("scoring config: %w", err)
 	}
 	return &c, nil
 }
 
-// loadMerged merges override over defaults.yaml with YAML, then decodes the result strictly:
-// the reference for every override, and the path YAML ones take.
-func loadMerged(override string) (*Config, error) {
-	var merged map[string]any
-	if err := yaml.Unmarshal(defaultsYAML, &merged); err != nil {
-		return nil, fmt.Errorf("defaults: %w", err)
+// merge decodes the override over c. A decoder of its own rather than encoding/json's, which
+// matches keys in any case, lets the last of two equal keys win and ignores a null.
+func (c *Config) merge(doc string) error {
+	if !utf8.ValidString(doc) {
+		return errors.New("the override must be JSON: invalid UTF-8")
 	}
-	if strings.TrimSpace(override) != "" {
-		var over any
-		if err := yaml.Unmarshal([]byte(override), &over); err != nil {
-			return nil, fmt.Errorf("override is not JSON or YAML: %w", err)
-		}
-		m, ok := over.(map[string]any)
-		if !ok {
-			return nil, errors.New("override must be a JSON or YAML object")
-		}
-		merge(merged, m)
+	if !json.Valid([]byte(doc)) { // Token alone would stop after the first value
+		err := json.Unmarshal([]byte(doc), new(any))
+		return fmt.Errorf("the override must be JSON (YAML is not read): %w", err)
 	}
-	doc, err := yaml.Marshal(merged)
-	if err != nil {
-		return nil, err
-	}
-	return decodeStrict(doc)
+	d := decoder{json.NewDecoder(strings.NewReader(doc))}
+	d.UseNumber()
+	return d.value(reflect.ValueOf(c).Elem(), "")
 }
 
-func merge(dst, src map[string]any) {
-	for k, v := range src {
-		if sm, ok := v.(map[string]any); ok {
-			if dm, ok := dst[k].(map[string]any); ok {
-				merge(dm, sm)
-				continue
-			}
-		}
-		dst[k] = v
+type decoder struct{ *json.Decoder }
+
+var programType = reflect.TypeFor[Program]()
+
+// value decodes the next JSON value into v, merging objects into structs and maps in place.
+func (d decoder) value(v reflect.Value, path string) error {
+	tok, err := d.Token()
+	if err != nil {
+		return err
 	}
+	if tok == nil && path != "" {
+		v.SetZero()
+		return nil
+	}
+	switch v.Kind() {
+	case reflect.Struct:
+		if tok != json.Delim('{') {
+			return typeError(path, "an object", tok)
+		}
+		return d.object(path, func(key, path string) error {
+			i, ok := field(v.Type(), key)
+			if !ok {
+				return fmt.Errorf("%s: unknown field", path)
+			}
+			return d.value(v.Field(i), path)
+		})
+	case reflect.Map:
+		if tok != json.Delim('{') {
+			return typeError(path, "an object", tok)
+		}
+		if v.IsNil() {
+			v.Set(reflect.MakeMap(v.Type()))
+		}
+		return d.object(path, func(key, path string) error {
+			k, e := reflect.ValueOf(key), reflect.New(v.Type().Elem()).Elem()
+			if cur := v.MapIndex(k); cur.IsValid() {
+				e.Set(cur) // an entry merges too: {"email_click":{"points":3}} keeps its cap
+			}
+			if err := d.value(e, path); err != nil {
+				return err
+			}
+			v.SetMapIndex(k, e)
+			return nil
+		})
+	case reflect.Slice:
+		if tok != json.Delim('[') {
+			return typeError(path, "a list", tok)
+		}
+		s := reflect.MakeSlice(v.Type(), 0, 0)
+		for d.More() {
+			e := reflect.New(v.Type().Elem()).Elem()
+			if err := d.value(e, fmt.Sprintf("%s[%d]", path, s.Len())); err != nil {
+				return err
+			}
+			s = reflect.Append(s, e)
+		}
+		v.Set(s)
+		_, err := d.Token()
+		return err
+	case reflect.String:
+		s, ok := tok.(string)
+		if !ok {
+			return typeError(path, "a string", tok)
+		}
+		v.SetString(s)
+	case reflect.Int, reflect.Int64:
+		n, ok := tok.(json.Number)
+		if !ok {
+			return typeError(path, "an integer", tok)
+		}
+		i, err := strconv.ParseInt(string(n), 10, 64)
+		if err != nil { // 6000.0 and 6e3 are integers too; 6000.5 is not, nor 1e30
+			f, ferr := strconv.ParseFloat(string(n), 64)
+			if ferr != nil || f != math.Trunc(f) || f < math.MinInt64 || f >= math.MaxInt64 {
+				return fmt.Errorf("%s: %s is not an integer in range", path, n)
+			}
+			i = int64(f)
+		}
+		v.SetInt(i)
+	case reflect.Float64:
+		n, ok := tok.(json.Number)
+		if !ok {
+			return typeError(path, "a number", tok)
+		}
+		f, err := strconv.ParseFloat(string(n), 64)
+		if err != nil {
+			return fmt.Errorf("%s: %s is out of range", path, n)
+		}
+		if f == 0 {
+			f = 0 // -0 printed "-0" in the ID's digest; YAML overrides made it 0, so does this
+		}
+		v.SetFloat(f)
+	default:
+		return fmt.Errorf("%s: cannot decode into %s", path, v.Type()) // a new field's type: add it here
+	}
+	return nil
+}
+
+// object reads an object's members after its '{', refusing a key given twice.
+func (d decoder) object(path string, member func(key, path string) error) error {
+	seen := map[string]bool{}
+	for d.More() {
+		tok, err := d.Token()
+		if err != nil {
+			return err
+		}
+		key, _ := tok.(string)
+		p := key
+		if path != "" {
+			p = path + "." + key
+		}
+		if seen[key] {
+			return fmt.Errorf("%s: duplicate key", p)
+		}
+		seen[key] = true
+		if err := member(key, p); err != nil {
+			return err
+		}
+	}
+	_, err := d.Token()
+	return err
+}
+
+// field finds a struct field by its exact JSON name. A program's id is its key in programs
+// (init sets it), not a field of its own.
+func field(t reflect.Type, key string) (int, bool) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if f.IsExported() && name == key && !(t == programType && f.Name == "ID") {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+func typeError(path, want string, tok json.Token) error {
+	got := "null"
+	switch tok := tok.(type) {
+	case json.Delim:
+		got = map[json.Delim]string{'{': "an object", '[': "a list"}[tok]
+	case string:
+		got = "a string"
+	case json.Number:
+		got = "a number"
+	case bool:
+		got = "a boolean"
+	}
+	if path == "" {
+		return fmt.Errorf("the override must be a JSON object, not %s", got)
+	}
+	return fmt.Errorf("%s: want %s, not %s", path, want, got)
 }
 
 var (

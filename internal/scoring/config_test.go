@@ -36,15 +36,6 @@ func TestOverride(t *testing.T) {
 			t.Error("the id does not tell the override apart")
 		}
 	})
-	t.Run("YAML", func(t *testing.T) {
-		c, err := Load("version: 2\nhalf_life_days: 60\nsegments:\n  best_buyer_min_12m_spend: {EUR: 90000}\n")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if c.Version != 2 || c.HalfLifeDays != 60 || c.Segments.BestBuyerMin12mSpend["EUR"] != 90000 || c.Segments.LapsedDays != 180 {
-			t.Errorf("%+v", c)
-		}
-	})
 	t.Run("from the environment", func(t *testing.T) {
 		t.Setenv(EnvVar, `{"saturation_points": 80}`)
 		c, err := FromEnv()
@@ -57,9 +48,14 @@ func TestOverride(t *testing.T) {
 		}
 	})
 	for _, tc := range []struct{ name, doc, want string }{
-		{"not an object", `[1,2]`, "must be a JSON or YAML object"},
-		{"not JSON or YAML", `{"a":`, "not JSON or YAML"},
-		{"unknown field", `{"half_life": 30}`, "half_life"},
+		{"not an object", `[1,2]`, "must be a JSON object, not a list"},
+		{"not JSON", `{"a":`, "must be JSON"},
+		{"YAML", "version: 2\nhalf_life_days: 60\n", "must be JSON (YAML is not read)"},
+		{"unknown field", `{"half_life": 30}`, "scoring config: half_life: unknown field"},
+		{"unknown nested field", `{"signals":{"visit":{"pts":1}}}`, "scoring config: signals.visit.pts: unknown field"},
+		{"a key twice", `{"version":2,"version":3}`, "scoring config: version: duplicate key"},
+		{"a key's case", `{"Half_Life_Days":30}`, "scoring config: Half_Life_Days: unknown field"},
+		{"a wrong type", `{"segments":{"lapsed_days":"90"}}`, "scoring config: segments.lapsed_days: want an integer, not a string"},
 		{"unknown signal", `{"signals":{"tiktok_dance":{"points":1}}}`, "tiktok_dance: unknown signal"},
 		{"negative points", `{"signals":{"visit":{"points":-1}}}`, "signals.visit"},
 		{"zero half-life", `{"half_life_days": 0}`, "half_life_days"},
