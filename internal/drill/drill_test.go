@@ -16,9 +16,11 @@ import (
 	"github.com/referral-engine/referral-engine/internal/localrun"
 )
 
-// params bring failed messages back after 2 s and lift the per-client click limit (every click
-// comes from 127.0.0.1).
-var params = map[string]string{"ConsumerVisibilityTimeout": "2", "ClickLimitPerHour": "1000"}
+// params bring failed messages back after 3 s (production: 180 s) and lift the per-client click
+// limit (every click comes from 127.0.0.1). With maxReceiveCount 5, a message survives about
+// 15 s of failing deliveries before its DLQ: the outages below are spaced to stay under that,
+// as 15 min of outage would be on AWS.
+var params = map[string]string{"ConsumerVisibilityTimeout": "3", "ClickLimitPerHour": "1000"}
 
 // fault runs beside a play until ctx ends and says what it did.
 type fault func(ctx context.Context, t *testing.T, st *localrun.Stack, p *Player, r *rand.Rand) string
@@ -89,7 +91,7 @@ func run(t *testing.T, name string, w Workload, base time.Time, dups bool, f fau
 		}
 		_ = st.Close()
 	}()
-	p := &Player{Stack: st, Now: base, Log: t.Logf}
+	p := &Player{Stack: st, Now: base, Log: t.Logf, Gate: &sync.Mutex{}}
 	var did string
 	var wg sync.WaitGroup
 	ctx, stop := context.WithCancel(context.Background())
@@ -135,23 +137,46 @@ func active(ctx context.Context, p *Player) bool {
 	return ctx.Err() == nil
 }
 
+// outage runs do holding the play's gate, unless the play has reached the clicks or settles
+// meanwhile: an outage never overlaps the click phase.
+func outage(ctx context.Context, p *Player, do func()) bool {
+	p.Gate.Lock()
+	defer p.Gate.Unlock()
+	if !active(ctx, p) || p.Phase() == "clicks" {
+		return false
+	}
+	do()
+	return true
+}
+
 func pause(ctx context.Context, r *rand.Rand, lo, hi time.Duration) {
 	_ = sleep(ctx, lo+time.Duration(r.Int64N(int64(hi-lo))))
 }
 
-// dynamoDBOutages stops DynamoDB Local for about 2 s, again and again, until the play settles.
+// dynamoDBOutages stops DynamoDB Local for 0.5-1.5 s (plus its restart, 2-4 s), every 4-7 s,
+// until the play settles.
 func dynamoDBOutages(ctx context.Context, t *testing.T, st *localrun.Stack, p *Player, r *rand.Rand) string {
 	var n int
 	var phases []string
-	for pause(ctx, r, 1500*time.Millisecond, 3*time.Second); active(ctx, p); pause(ctx, r, 2*time.Second, 4*time.Second) {
-		phases = append(phases, p.Phase())
-		if err := st.StopDynamoDB(); err != nil {
-			t.Errorf("stop DynamoDB Local: %v", err)
-			return ""
+	for pause(ctx, r, 1500*time.Millisecond, 3*time.Second); active(ctx, p); pause(ctx, r, 4*time.Second, 7*time.Second) {
+		down := time.Duration(500+r.IntN(1000)) * time.Millisecond
+		var failed bool
+		if !outage(ctx, p, func() {
+			phases = append(phases, p.Phase())
+			if err := st.StopDynamoDB(); err != nil {
+				t.Errorf("stop DynamoDB Local: %v", err)
+				failed = true
+				return
+			}
+			_ = sleep(context.Background(), down)
+			if err := st.RestartDynamoDB(context.Background()); err != nil {
+				t.Errorf("restart DynamoDB Local: %v", err)
+				failed = true
+			}
+		}) {
+			continue
 		}
-		_ = sleep(context.Background(), time.Duration(1000+r.IntN(1500))*time.Millisecond)
-		if err := st.RestartDynamoDB(context.Background()); err != nil {
-			t.Errorf("restart DynamoDB Local: %v", err)
+		if failed {
 			return ""
 		}
 		n++
@@ -167,14 +192,24 @@ func sqsFreezes(ctx context.Context, t *testing.T, st *localrun.Stack, p *Player
 	var n int
 	var phases []string
 	for pause(ctx, r, time.Second, 2500*time.Millisecond); active(ctx, p); pause(ctx, r, 2*time.Second, 4*time.Second) {
-		phases = append(phases, p.Phase())
-		if err := st.PauseSQS(); err != nil {
-			t.Errorf("freeze SQS: %v", err)
-			return ""
+		frozen := time.Duration(1500+r.IntN(2000)) * time.Millisecond
+		var failed bool
+		if !outage(ctx, p, func() {
+			phases = append(phases, p.Phase())
+			if err := st.PauseSQS(); err != nil {
+				t.Errorf("freeze SQS: %v", err)
+				failed = true
+				return
+			}
+			_ = sleep(context.Background(), frozen)
+			if err := st.ResumeSQS(); err != nil {
+				t.Errorf("resume SQS: %v", err)
+				failed = true
+			}
+		}) {
+			continue
 		}
-		_ = sleep(context.Background(), time.Duration(1500+r.IntN(2000))*time.Millisecond)
-		if err := st.ResumeSQS(); err != nil {
-			t.Errorf("resume SQS: %v", err)
+		if failed {
 			return ""
 		}
 		n++

@@ -32,6 +32,9 @@ type Player struct {
 	Clients int           // concurrent storefront clients; 0 means 4
 	Within  time.Duration // bound on the whole play; 0 means 4 minutes
 	Log     func(format string, args ...any)
+	// Gate, when set, is held by a drill's fault for the whole of an outage; the play takes it
+	// to enter the click phase, so that no outage runs into the clicks (see Phase).
+	Gate sync.Locker
 	// Now is the base of the workload's times (occurred_at = Now - age); zero means when Play
 	// starts. Runs compared with each other use the same base.
 	Now time.Time
@@ -149,7 +152,13 @@ func (p *Player) Play(ctx context.Context, w Workload) (Result, error) {
 	}
 	// Clicks first, in their own phase: a click is recorded best effort (see package click),
 	// so the drills keep their faults out of it and compare the rest exactly.
+	if p.Gate != nil {
+		p.Gate.Lock()
+	}
 	p.phase.Store("clicks")
+	if p.Gate != nil {
+		p.Gate.Unlock()
+	}
 	err = p.parallel(ctx, len(friends), func(i int) error {
 		fr := friends[i]
 		for range fr.f.Clicks {
