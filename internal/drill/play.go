@@ -426,14 +426,15 @@ func (p *Player) idle() (bool, error) {
 			return false, nil
 		}
 		for id, url := range p.Stack.Resources {
-			if !strings.HasSuffix(id, "Queue") {
+			// The consumers' queues (DLQs end in "DLQ"); the OutboundQueue has no consumer here.
+			if !strings.HasSuffix(id, "Queue") || id == "OutboundQueue" {
 				continue
 			}
 			n, err := queueDepth(context.Background(), p.Stack.SQS, url)
 			if err != nil {
 				return false, err
 			}
-			if n > 0 && id != "OutboundQueue" && !strings.HasSuffix(id, "DeadLetterQueue") && !strings.HasSuffix(id, "DLQ") {
+			if n > 0 {
 				return false, nil
 			}
 		}

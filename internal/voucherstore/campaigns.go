@@ -69,17 +69,7 @@ func (s *Store) Campaign(ctx context.Context, id string) (*voucher.Campaign, err
 
 // MarkCampaignLaunched records that every shard message of the campaign was sent.
 func (s *Store) MarkCampaignLaunched(ctx context.Context, id string) error {
-	expr, err := expression.NewBuilder().
-		WithUpdate(expression.Set(expression.Name("status"), expression.Value(voucher.CampaignLaunched))).
-		WithCondition(expression.AttributeExists(expression.Name("pk"))).Build()
-	if err != nil {
-		return err
-	}
-	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(s.table), Key: key(campaignKey(id)), UpdateExpression: expr.Update(),
-		ConditionExpression: expr.Condition(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-	})
-	if err != nil {
+	if err := s.setIfExists(ctx, campaignKey(id), expression.Set(expression.Name("status"), expression.Value(voucher.CampaignLaunched)), nil); err != nil {
 		return fmt.Errorf("mark campaign %s launched: %w", id, err)
 	}
 	return nil

@@ -348,16 +348,7 @@ func (s *Store) batchGet(ctx context.Context, pks []string) (map[string]map[stri
 
 // MarkPublished records that voucher.issued was published for code.
 func (s *Store) MarkPublished(ctx context.Context, code voucher.Code, at time.Time) error {
-	expr, err := expression.NewBuilder().
-		WithUpdate(expression.Set(expression.Name("published_at"), expression.Value(at.UTC().Format(time.RFC3339)))).
-		WithCondition(expression.AttributeExists(expression.Name("pk"))).Build()
-	if err != nil {
-		return err
-	}
-	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(s.table), Key: key(codeKey(code)), UpdateExpression: expr.Update(),
-		ConditionExpression: expr.Condition(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-	})
+	err := s.setIfExists(ctx, codeKey(code), expression.Set(expression.Name("published_at"), expression.Value(at.UTC().Format(time.RFC3339))), nil)
 	if err != nil {
 		return fmt.Errorf("mark voucher %s published: %w", code, err)
 	}
@@ -369,21 +360,30 @@ func (s *Store) MarkPublished(ctx context.Context, code voucher.Code, at time.Ti
 // self-referral whichever way the voucher came. A hash already there is kept: it is the one the
 // friend's redemptions were checked against.
 func (s *Store) RememberEmail(ctx context.Context, code voucher.Code, emailHash string) error {
-	expr, err := expression.NewBuilder().
-		WithUpdate(expression.Set(expression.Name("referrer_email_hash"), expression.Value(emailHash))).
-		WithCondition(expression.AttributeExists(expression.Name("pk")).And(expression.AttributeNotExists(expression.Name("referrer_email_hash")))).
-		Build()
-	if err != nil {
-		return err
-	}
-	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(s.table), Key: key(codeKey(code)), UpdateExpression: expr.Update(),
-		ConditionExpression: expr.Condition(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-	})
+	onlyIfNone := expression.AttributeNotExists(expression.Name("referrer_email_hash"))
+	err := s.setIfExists(ctx, codeKey(code), expression.Set(expression.Name("referrer_email_hash"), expression.Value(emailHash)), &onlyIfNone)
 	if err != nil && !isConditionFailed(err) {
 		return fmt.Errorf("remember the email of voucher %s: %w", code, err)
 	}
 	return nil
+}
+
+// setIfExists applies update to the item with primary key pk if it exists (and extra holds):
+// a missing item is a ConditionalCheckFailedException, never a new item.
+func (s *Store) setIfExists(ctx context.Context, pk string, update expression.UpdateBuilder, extra *expression.ConditionBuilder) error {
+	cond := expression.AttributeExists(expression.Name("pk"))
+	if extra != nil {
+		cond = cond.And(*extra)
+	}
+	expr, err := expression.NewBuilder().WithUpdate(update).WithCondition(cond).Build()
+	if err != nil {
+		return err
+	}
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.table), Key: key(pk), UpdateExpression: expr.Update(),
+		ConditionExpression: expr.Condition(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+	})
+	return err
 }
 
 func isConditionFailed(err error) bool {
