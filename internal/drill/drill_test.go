@@ -33,7 +33,8 @@ var drills = []struct {
 	fault fault
 }{
 	{"dynamodb-stop-restart", false, dynamoDBOutages},
-	{"sqs-freeze", false, sqsFreezes},
+	{"sqs-stop", false, sqsOutages("stopped (connections refused)", (*localrun.Stack).StopSQS, (*localrun.Stack).StartSQS)},
+	{"sqs-freeze", false, sqsOutages("frozen (calls hang)", (*localrun.Stack).PauseSQS, (*localrun.Stack).ResumeSQS)},
 	{"kill-functions-mid-batch", false, kills},
 	{"every-message-twice", true, nil},
 }
@@ -73,7 +74,7 @@ func TestDrills(t *testing.T) {
 func run(t *testing.T, name string, w Workload, base time.Time, dups bool, f fault) (Snapshot, Result) {
 	t.Helper()
 	cfg := localrun.Config{Quiet: true, ManualSchedules: true, ResourcePrefix: "drill-", Parameters: params,
-		DynamoDBPath: filepath.Join(t.TempDir(), "dynamodb")}
+		DynamoDBPath: filepath.Join(t.TempDir(), "dynamodb"), FaultProxies: true}
 	if dups {
 		cfg.Duplicates = &localrun.Duplicates{MaxDelay: 400 * time.Millisecond, Seed: w.Seed}
 	}
@@ -158,7 +159,7 @@ func pause(ctx context.Context, r *rand.Rand, lo, hi time.Duration) {
 func dynamoDBOutages(ctx context.Context, t *testing.T, st *localrun.Stack, p *Player, r *rand.Rand) string {
 	var n int
 	var phases []string
-	for pause(ctx, r, 1500*time.Millisecond, 3*time.Second); active(ctx, p); pause(ctx, r, 4*time.Second, 7*time.Second) {
+	for pause(ctx, r, 500*time.Millisecond, 2*time.Second); active(ctx, p); pause(ctx, r, 4*time.Second, 7*time.Second) {
 		down := time.Duration(500+r.IntN(1000)) * time.Millisecond
 		var failed bool
 		if !outage(ctx, p, func() {
@@ -187,37 +188,40 @@ func dynamoDBOutages(ctx context.Context, t *testing.T, st *localrun.Stack, p *P
 	return fmt.Sprintf("DynamoDB Local stopped and restarted %d times (phases %v)", n, phases)
 }
 
-// sqsFreezes freezes the SQS emulator for about 2.5 s, again and again.
-func sqsFreezes(ctx context.Context, t *testing.T, st *localrun.Stack, p *Player, r *rand.Rand) string {
-	var n int
-	var phases []string
-	for pause(ctx, r, time.Second, 2500*time.Millisecond); active(ctx, p); pause(ctx, r, 2*time.Second, 4*time.Second) {
-		frozen := time.Duration(1500+r.IntN(2000)) * time.Millisecond
-		var failed bool
-		if !outage(ctx, p, func() {
-			phases = append(phases, p.Phase())
-			if err := st.PauseSQS(); err != nil {
-				t.Errorf("freeze SQS: %v", err)
-				failed = true
-				return
+// sqsOutages makes SQS unavailable for 1.5-3.5 s, every 2-4 s: stop begins an outage, start
+// ends it.
+func sqsOutages(what string, stop, start func(*localrun.Stack) error) fault {
+	return func(ctx context.Context, t *testing.T, st *localrun.Stack, p *Player, r *rand.Rand) string {
+		var n int
+		var phases []string
+		for pause(ctx, r, time.Second, 2500*time.Millisecond); active(ctx, p); pause(ctx, r, 2*time.Second, 4*time.Second) {
+			down := time.Duration(1500+r.IntN(2000)) * time.Millisecond
+			var failed bool
+			if !outage(ctx, p, func() {
+				phases = append(phases, p.Phase())
+				if err := stop(st); err != nil {
+					t.Errorf("SQS outage: %v", err)
+					failed = true
+					return
+				}
+				_ = sleep(context.Background(), down)
+				if err := start(st); err != nil {
+					t.Errorf("end the SQS outage: %v", err)
+					failed = true
+				}
+			}) {
+				continue
 			}
-			_ = sleep(context.Background(), frozen)
-			if err := st.ResumeSQS(); err != nil {
-				t.Errorf("resume SQS: %v", err)
-				failed = true
+			if failed {
+				return ""
 			}
-		}) {
-			continue
+			n++
 		}
-		if failed {
-			return ""
+		if n == 0 {
+			t.Error("SQS was never made unavailable: the play ended first")
 		}
-		n++
+		return fmt.Sprintf("SQS %s %d times (phases %v)", what, n, phases)
 	}
-	if n == 0 {
-		t.Error("the SQS emulator was never frozen: the play ended first")
-	}
-	return fmt.Sprintf("SQS emulator frozen %d times (phases %v)", n, phases)
 }
 
 // maxKills bounds the kills of one function: below the queues' maxReceiveCount (5), so that

@@ -90,8 +90,21 @@ func Generate(seed uint64, customers, referrers int) Workload {
 	}
 	flush()
 
-	for i := range min(referrers, customers) {
-		ref := Referrer{Customer: fmt.Sprintf("dr-%d-c%03d", seed%1000, i), FirstName: []string{"Anna", "Marco", "Lucia", "Pablo", "Emma"}[r.IntN(5)]}
+	// Referrers are customers the system knows: with at least one interaction accepted.
+	known := map[string]bool{}
+	for _, p := range w.Posts {
+		for _, e := range p.Events {
+			if p.BadField == "" {
+				known[e.Customer] = true
+			}
+		}
+	}
+	for c := 0; c < customers && len(w.Referrers) < referrers; c++ {
+		id := fmt.Sprintf("dr-%d-c%03d", seed%1000, c)
+		if !known[id] {
+			continue
+		}
+		ref := Referrer{Customer: id, FirstName: []string{"Anna", "Marco", "Lucia", "Pablo", "Emma"}[r.IntN(5)]}
 		ref.Email = ref.Customer + "@example.com"
 		for j := range 1 + r.IntN(3) {
 			f := Friend{Customer: fmt.Sprintf("%s-f%d", ref.Customer, j), Order: fmt.Sprintf("%s-o%d", ref.Customer, j),

@@ -14,8 +14,8 @@ import (
 // each broken one is refused naming the field the generator broke.
 func TestGeneratedPostsMatchTheValidator(t *testing.T) {
 	now := time.Now()
-	for _, seed := range []uint64{1, 2, 3, 42, 1234} {
-		w := Generate(seed, 30, 6)
+	for _, seed := range []uint64{1, 2, 3, 42, 1234, 1795447700427773913} {
+		w := Generate(seed, 40, 8) // as the drills play it
 		bad, types := 0, map[string]bool{}
 		for i, p := range w.Posts {
 			got, err := interaction.Parse(p.Body(now), now)
@@ -34,7 +34,20 @@ func TestGeneratedPostsMatchTheValidator(t *testing.T) {
 				t.Fatalf("seed %d post %d: want a refusal naming %s, got %v", seed, i, p.BadField, err)
 			}
 		}
-		if bad == 0 || len(types) < 12 || w.Accepted() < 100 {
+		accepted := map[string]bool{}
+		for _, p := range w.Posts {
+			for _, e := range p.Events {
+				if p.BadField == "" {
+					accepted[e.Customer] = true
+				}
+			}
+		}
+		for _, ref := range w.Referrers {
+			if !accepted[ref.Customer] {
+				t.Errorf("seed %d: referrer %s has no accepted interaction: the API would never know them", seed, ref.Customer)
+			}
+		}
+		if bad == 0 || len(types) < 12 || w.Accepted() < 100 || len(w.Referrers) != 8 {
 			t.Errorf("seed %d: %d broken posts, %d types, %d accepted: the workload is too tame", seed, bad, len(types), w.Accepted())
 		}
 	}

@@ -137,6 +137,25 @@ func (s *Stack) RestartDynamoDB(ctx context.Context) error {
 	return nil
 }
 
+// StopSQS makes SQS unreachable, as a stopped service is: connections are refused and the open
+// ones dropped, until StartSQS. It needs Config.FaultProxies: the proxy is what stops, because
+// fauxqs keeps its messages only in memory and a real stop would lose them (SQS never does).
+func (s *Stack) StopSQS() error {
+	if s.sqsProxy == nil {
+		return errNoProxy
+	}
+	s.sqsProxy.cut()
+	return nil
+}
+
+// StartSQS makes SQS reachable again after StopSQS.
+func (s *Stack) StartSQS() error {
+	if s.sqsProxy == nil {
+		return errNoProxy
+	}
+	return s.sqsProxy.restore()
+}
+
 // PauseSQS freezes the SQS emulator (SIGSTOP on its process group): connections are accepted by
 // the kernel and never answered, so every SQS call hangs until its timeout, as in a brownout.
 // fauxqs keeps its queues only in memory, so a real stop would lose messages SQS never loses;

@@ -73,6 +73,9 @@ type Config struct {
 	ExtraEnv map[string]string
 	// Duplicates, when set, delivers every SQS batch twice with random delays (failure drills).
 	Duplicates *Duplicates
+	// FaultProxies puts a TCP proxy in front of the SQS emulator this stack starts, so that a
+	// drill can make SQS refuse connections (StopSQS) without fauxqs losing its messages.
+	FaultProxies bool
 
 	// Quiet sends function output to .local/run/logs/<function>.log instead of stderr, and
 	// invocation lines to Out only if Out is set.
@@ -117,6 +120,7 @@ type Stack struct {
 	ddb, sqsProc *emulator.Process
 	faultMu      sync.Mutex
 	sqsPaused    bool
+	sqsProxy     *proxy
 	dups         *dupSource
 	binDir  string
 	logs    []io.Closer
@@ -239,6 +243,16 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	s.SQSEndpoint = cfg.SQSEndpoint
 	if sqsRes.p != nil {
 		s.SQSEndpoint = sqsRes.p.Endpoint
+		if cfg.FaultProxies {
+			if s.sqsProxy, err = newProxy(strings.TrimPrefix(s.SQSEndpoint, "http://")); err != nil {
+				emuCancel()
+				if r := <-ddbCh; r.p != nil {
+					s.emus = append(s.emus, r.p)
+				}
+				return nil, fmt.Errorf("SQS fault proxy: %w", err)
+			}
+			s.SQSEndpoint = "http://" + s.sqsProxy.addr
+		}
 	}
 
 	m, err := newModel(tpl, cfg.ResourcePrefix, cfg.Parameters, s.SQSEndpoint)
@@ -661,6 +675,9 @@ func (s *Stack) Close() error {
 		}
 		wg.Wait()
 		s.wg.Wait()
+		if s.sqsProxy != nil {
+			s.sqsProxy.close()
+		}
 		var mu sync.Mutex
 		s.faultMu.Lock() // not while a drill restarts DynamoDB Local
 		defer s.faultMu.Unlock()
