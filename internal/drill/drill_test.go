@@ -20,7 +20,9 @@ import (
 // limit (every click comes from 127.0.0.1). With maxReceiveCount 5, a message survives about
 // 15 s of failing deliveries before its DLQ: the outages below are spaced to stay under that,
 // as 15 min of outage would be on AWS.
-var params = map[string]string{"ConsumerVisibilityTimeout": "3", "ClickLimitPerHour": "1000"}
+// A 2 s publish grace lets a killed issuer's publish check come within the play (production
+// waits 60 s, above the functions' timeouts).
+var params = map[string]string{"ConsumerVisibilityTimeout": "3", "ClickLimitPerHour": "1000", "VoucherPublishGraceSeconds": "2"}
 
 // fault runs beside a play until ctx ends and says what it did.
 type fault func(ctx context.Context, t *testing.T, st *localrun.Stack, p *Player, r *rand.Rand) string

@@ -2,6 +2,7 @@ package drill
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"regexp"
@@ -12,8 +13,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/referral-engine/referral-engine/internal/localrun"
+	"github.com/referral-engine/referral-engine/internal/segment"
 )
 
 // Snapshot is the state a drill compares: per table, its items as canonical text lines, sorted.
@@ -78,7 +81,94 @@ func Take(ctx context.Context, st *localrun.Stack) (Snapshot, error) {
 		snap["StatsTable"] = append(snap["StatsTable"], fmt.Sprintf("%s (all shards) n:%g", k, n))
 	}
 	sort.Strings(snap["StatsTable"])
+
+	segments := map[string]string{}
+	for _, it := range items["CustomersTable"] {
+		if sk, _ := it["sk"].(string); sk == "PROFILE" {
+			seg, _ := it["seg"].(string)
+			segments[it["customer_id"].(string)] = seg
+		}
+	}
+	events, err := outboundEvents(ctx, st, codes, segments)
+	if err != nil {
+		return nil, err
+	}
+	snap["OutboundQueue"] = events
 	return snap, nil
+}
+
+// outboundEvents drains the OutboundQueue (nothing consumes it locally) and renders what a
+// subscriber must see whatever the faults: each event id once or more (delivery is at least
+// once; subscribers de-duplicate by id), so the distinct ids of vouchers, referrals and rewards;
+// and, per customer, segment.changed events forming one path from no segment to the segment the
+// customer has (how many steps depends on batching; a lost or a stray change breaks the path).
+func outboundEvents(ctx context.Context, st *localrun.Stack, codes, segments map[string]string) ([]string, error) {
+	type change struct{ From, To string }
+	seen := map[string]bool{}
+	var lines []string
+	paths := map[string][]change{}
+	url := st.Resources["OutboundQueue"]
+	for empty := 0; empty < 2; {
+		out, err := st.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 10,
+			WaitTimeSeconds: 1, VisibilityTimeout: 600})
+		if err != nil {
+			return nil, fmt.Errorf("drain the OutboundQueue: %w", err)
+		}
+		if len(out.Messages) == 0 {
+			empty++
+			continue
+		}
+		empty = 0
+		for _, m := range out.Messages {
+			var ev struct {
+				ID         string          `json:"id"`
+				Type       string          `json:"type"`
+				CustomerID string          `json:"customer_id"`
+				Data       json.RawMessage `json:"data"`
+			}
+			if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &ev); err != nil {
+				return nil, fmt.Errorf("outbound message %s: %w", aws.ToString(m.Body), err)
+			}
+			if seen[ev.ID] {
+				continue
+			}
+			seen[ev.ID] = true
+			if ev.Type == segment.EventType {
+				var c change
+				if err := json.Unmarshal(ev.Data, &c); err != nil {
+					return nil, fmt.Errorf("segment.changed %s: %w", ev.ID, err)
+				}
+				paths[ev.CustomerID] = append(paths[ev.CustomerID], c)
+				continue
+			}
+			lines = append(lines, canon(ev.Type+" "+ev.ID, codes, func(string) bool { return false }))
+		}
+	}
+	for cid, seg := range segments {
+		if seg == "" {
+			continue
+		}
+		// An Euler path from "" to seg: "" starts one more change than it ends, seg ends one
+		// more than it starts, every other segment as many.
+		bal := map[string]int{}
+		for _, c := range paths[cid] {
+			bal[c.From]--
+			bal[c.To]++
+		}
+		ok := len(paths[cid]) > 0 && bal[""] == -1 && bal[seg] == 1
+		for k, n := range bal {
+			if k != "" && k != seg && n != 0 {
+				ok = false
+			}
+		}
+		if ok {
+			lines = append(lines, fmt.Sprintf("segment.changed of %s: one path from no segment to %q", cid, seg))
+		} else {
+			lines = append(lines, fmt.Sprintf("segment.changed of %s: %v do not lead to %q", cid, paths[cid], seg))
+		}
+	}
+	sort.Strings(lines)
+	return lines, nil
 }
 
 func scan(ctx context.Context, st *localrun.Stack, logicalID string) ([]map[string]any, error) {

@@ -35,12 +35,21 @@ func (r *Reader) Optional(name, def string) string {
 
 // Days returns a whole number of days as a duration, or def days.
 func (r *Reader) Days(name string, def int) time.Duration {
+	return r.whole(name, def, 24*time.Hour, "days")
+}
+
+// Seconds returns a whole number of seconds as a duration, or def seconds.
+func (r *Reader) Seconds(name string, def int) time.Duration {
+	return r.whole(name, def, time.Second, "seconds")
+}
+
+func (r *Reader) whole(name string, def int, unit time.Duration, units string) time.Duration {
 	v := r.Optional(name, strconv.Itoa(def))
 	n, err := strconv.Atoi(v)
 	if err != nil || n <= 0 {
-		r.bad = append(r.bad, fmt.Sprintf("%s=%q (want a positive whole number of days)", name, v))
+		r.bad = append(r.bad, fmt.Sprintf("%s=%q (want a positive whole number of %s)", name, v, units))
 	}
-	return time.Duration(n) * 24 * time.Hour
+	return time.Duration(n) * unit
 }
 
 // Err reports every missing or malformed variable at once.

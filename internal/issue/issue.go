@@ -52,6 +52,7 @@ type Publisher interface {
 // Queue sends JSON messages to the VoucherQueue (sqsqueue.Publisher).
 type Queue interface {
 	SendJSON(ctx context.Context, bodies []string) error
+	SendDelayed(ctx context.Context, body string, delay time.Duration) error
 }
 
 // Service issues vouchers.
@@ -62,6 +63,7 @@ type Service struct {
 	queue     Queue
 	rules     *voucher.Rules
 	shareBase string
+	grace     time.Duration
 	now       func() time.Time
 	log       *slog.Logger
 }
@@ -75,8 +77,11 @@ type Config struct {
 	Rules     *voucher.Rules
 	// ShareBase is the base of share URLs ({base}/r/{code}); "" lets each call give its own.
 	ShareBase string
-	Now       func() time.Time
-	Log       *slog.Logger
+	// PublishGrace is how old an unpublished voucher must be before anyone but its issuer
+	// publishes it; 0 means StaleAfter.
+	PublishGrace time.Duration
+	Now          func() time.Time
+	Log          *slog.Logger
 }
 
 // New builds the service, rejecting missing dependencies at wiring time.
@@ -90,15 +95,22 @@ func New(c Config) (*Service, error) {
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}
+	if c.PublishGrace <= 0 {
+		c.PublishGrace = StaleAfter
+	}
 	return &Service{vouchers: c.Vouchers, profiles: c.Profiles, publisher: c.Publisher, queue: c.Queue,
-		rules: c.Rules, shareBase: c.ShareBase, now: c.Now, log: c.Log}, nil
+		rules: c.Rules, shareBase: c.ShareBase, grace: c.PublishGrace, now: c.Now, log: c.Log}, nil
 }
 
 // Rules returns the voucher rules the service issues under.
 func (s *Service) Rules() *voucher.Rules { return s.rules }
 
-// StaleAfter is how old an unpublished voucher must be before anyone but its issuer publishes
-// it: longer than any function's timeout, so the issuer has finished or died.
+// publishCheckMargin: the publish check arrives this long after the grace has passed.
+const publishCheckMargin = 5 * time.Second
+
+// StaleAfter is the default PublishGrace: how old an unpublished voucher must be before anyone
+// but its issuer publishes it. Longer than any function's timeout, so the issuer has finished or
+// died (a shorter one only risks publishing an event twice, with the same id).
 const StaleAfter = 60 * time.Second
 
 // Ask is a storefront's request for a customer's voucher.
@@ -156,6 +168,12 @@ func (s *Service) ForCustomer(ctx context.Context, a Ask) (voucher.Voucher, bool
 			return v, false, nil
 		}
 	}
+	// Before creating: a check that publishes voucher.issued if this request dies between
+	// creating the voucher and publishing it (nobody may ever ask for the voucher again).
+	check, _ := json.Marshal(Message{Reason: ReasonPublishCheck, CustomerID: a.CustomerID, Program: program})
+	if err := s.queue.SendDelayed(ctx, string(check), s.grace+publishCheckMargin); err != nil {
+		return voucher.Voucher{}, false, fmt.Errorf("enqueue the publish check of %s: %w", a.CustomerID, err)
+	}
 	terms, _ := s.rules.Terms(program)
 	v, created, err := s.vouchers.Issue(ctx, voucher.Request{
 		CustomerID: a.CustomerID, Terms: terms, Reason: voucher.ReasonRequest, Prefix: voucher.PrefixFrom(a.FirstName),
@@ -196,14 +214,14 @@ func (s *Service) rememberEmail(ctx context.Context, v *voucher.Voucher, emailHa
 // created it, by a redelivery of the message that issued it (source), or by anyone once it is
 // StaleAfter old (its issuer died between creating and publishing).
 func (s *Service) publishIfDue(ctx context.Context, v voucher.Voucher, created bool, source string, now time.Time) error {
-	if !publishDue(v, created, source, now) {
+	if !s.publishDue(v, created, source, now) {
 		return nil
 	}
 	return s.publish(ctx, []voucher.Voucher{v}, now)
 }
 
-func publishDue(v voucher.Voucher, created bool, source string, now time.Time) bool {
-	return v.PublishedAt == nil && (created || (source != "" && v.CampaignID == source) || now.Sub(v.CreatedAt) >= StaleAfter)
+func (s *Service) publishDue(v voucher.Voucher, created bool, source string, now time.Time) bool {
+	return v.PublishedAt == nil && (created || (source != "" && v.CampaignID == source) || now.Sub(v.CreatedAt) >= s.grace)
 }
 
 func (s *Service) publish(ctx context.Context, vs []voucher.Voucher, now time.Time) error {

@@ -195,8 +195,21 @@ func (f *fakePublisher) ids() []string {
 }
 
 type fakeQueue struct {
-	mu     sync.Mutex
-	bodies []string
+	mu      sync.Mutex
+	bodies  []string
+	delayed []delayedMessage
+}
+
+type delayedMessage struct {
+	body  string
+	delay time.Duration
+}
+
+func (f *fakeQueue) SendDelayed(_ context.Context, body string, delay time.Duration) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.delayed = append(f.delayed, delayedMessage{body, delay})
+	return nil
 }
 
 func (f *fakeQueue) SendJSON(_ context.Context, bodies []string) error {
@@ -352,6 +365,52 @@ func TestForCustomerPublishesLostEvents(t *testing.T) {
 	}
 	if ids := f.pub.ids(); !slices.Equal(ids, []string{"voucher.issued:" + string(v.Code)}) {
 		t.Errorf("events %v", ids)
+	}
+}
+
+// The issuer of a voucher dies between creating it and publishing voucher.issued, and nobody
+// asks for the voucher again: the publish check it sent first publishes it once stale.
+func TestPublishCheckCoversADeadIssuer(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.customer("c1", "", "")
+	f.pub.err = errors.New("killed before publishing")
+	if _, _, err := f.svc.ForCustomer(ctx, Ask{CustomerID: "c1"}); err == nil {
+		t.Fatal("no error")
+	}
+	f.pub.err = nil
+	if len(f.queue.delayed) != 1 || f.queue.delayed[0].delay != StaleAfter+publishCheckMargin {
+		t.Fatalf("publish checks %+v", f.queue.delayed)
+	}
+	m, err := Decode(f.queue.delayed[0].body)
+	if err != nil || m.Reason != ReasonPublishCheck || m.CustomerID != "c1" || m.Program != "accelerator" {
+		t.Fatalf("check %+v %v", m, err)
+	}
+	// Delivered early (clock skew): not stale yet, retried later; nothing published.
+	if err := f.svc.Handle(ctx, m); !errors.Is(err, errNotStale) || len(f.pub.ids()) != 0 {
+		t.Fatalf("early check: %v %v", err, f.pub.ids())
+	}
+	f.now = f.now.Add(StaleAfter + publishCheckMargin)
+	for range 2 { // delivered twice: published once
+		if err := f.svc.Handle(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	vs, _ := f.vouchers.List(ctx, "c1", []string{"accelerator"})
+	if ids := f.pub.ids(); len(vs) != 1 || !slices.Equal(ids, []string{"voucher.issued:" + string(vs[0].Code)}) {
+		t.Errorf("events %v", ids)
+	}
+	// A check for a voucher never created (the request died before) does nothing.
+	if err := f.svc.Handle(ctx, Message{Reason: ReasonPublishCheck, CustomerID: "nobody", Program: "loyalty"}); err != nil || len(f.pub.ids()) != 1 {
+		t.Errorf("check of nothing: %v %v", err, f.pub.ids())
+	}
+	// A customer who already has a voucher gets no check.
+	f.queue.delayed = nil
+	if _, _, err := f.svc.ForCustomer(ctx, Ask{CustomerID: "c1"}); err != nil || len(f.queue.delayed) != 0 {
+		t.Errorf("existing voucher: %v, %d checks", err, len(f.queue.delayed))
+	}
+	if _, err := Decode(`{"reason":"publish_check","customer_id":"c1"}`); !errors.Is(err, ErrBadMessage) {
+		t.Errorf("a check without program: %v", err)
 	}
 }
 

@@ -20,6 +20,9 @@ const (
 	ReasonCampaign = voucher.ReasonCampaign
 	// ReasonFiveStarReview: issue one customer a voucher after a 5-star review (sent by rescore).
 	ReasonFiveStarReview = voucher.ReasonFiveStarReview
+	// ReasonPublishCheck: publish voucher.issued for a customer's voucher in a program if its
+	// issuer (an API request) died before publishing it. Sent delayed, before the voucher exists.
+	ReasonPublishCheck = "publish_check"
 )
 
 // Paging of campaigns.
@@ -33,6 +36,7 @@ const (
 //	{"reason":"campaign_scan","campaign_id":..,"segment":..,"sub_segment":..,"program":..,"shard":3,"cursor":..}
 //	{"reason":"campaign","campaign_id":..,"program":..,"customer_ids":[..]}
 //	{"reason":"five_star_review","customer_id":..,"review_id":..}
+//	{"reason":"publish_check","customer_id":..,"program":..}
 type Message struct {
 	Reason      string   `json:"reason"`
 	CampaignID  string   `json:"campaign_id,omitempty"`
@@ -81,6 +85,10 @@ func Decode(body string) (Message, error) {
 		if !validID(m.CustomerID) || len(m.ReviewID) > 128 {
 			return bad("a five_star_review request needs a customer_id (and review_id at most 128 characters)")
 		}
+	case ReasonPublishCheck:
+		if !validID(m.CustomerID) || m.Program == "" {
+			return bad("a publish_check needs a customer_id and a program")
+		}
 	default:
 		return bad("unknown reason %q", m.Reason)
 	}
@@ -113,8 +121,36 @@ func (s *Service) Handle(ctx context.Context, m Message) error {
 			source = "review:" + m.ReviewID
 		}
 		return s.issueAll(ctx, []string{m.CustomerID}, terms, voucher.ReasonFiveStarReview, source)
+	case ReasonPublishCheck:
+		return s.publishCheck(ctx, m.CustomerID, m.Program)
 	}
 	return fmt.Errorf("%w: unknown reason %q", ErrBadMessage, m.Reason)
+}
+
+// errNotStale: an unpublished voucher is younger than the grace (its issuer may still be
+// publishing it); the message comes back after the visibility timeout.
+var errNotStale = errors.New("unpublished voucher not stale yet")
+
+// publishCheck publishes voucher.issued for the customer's current voucher in program if it is
+// still unpublished once stale. Usually it was published, or never created: nothing to do.
+func (s *Service) publishCheck(ctx context.Context, customerID, program string) error {
+	vs, err := s.vouchers.List(ctx, customerID, []string{program})
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	var due []voucher.Voucher
+	for _, v := range vs {
+		if v.PublishedAt != nil || !v.Current(now) {
+			continue
+		}
+		if !s.publishDue(v, false, "", now) {
+			return fmt.Errorf("voucher %s: %w", v.Code, errNotStale)
+		}
+		v.ShareURL = voucher.ShareURL(s.shareBase, v.Code)
+		due = append(due, v)
+	}
+	return s.publish(ctx, due, now)
 }
 
 // scan reads one page of a shard and enqueues it in campaign pages, then the next page's scan.
@@ -166,7 +202,7 @@ func (s *Service) issueAll(ctx context.Context, customerIDs []string, terms vouc
 				errs = append(errs, fmt.Errorf("issue %s: %w", id, err))
 				return
 			}
-			if publishDue(v, created, source, now) {
+			if s.publishDue(v, created, source, now) {
 				v.ShareURL = voucher.ShareURL(s.shareBase, v.Code)
 				due = append(due, v)
 			}

@@ -6,6 +6,7 @@ package issuewire
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/referral-engine/referral-engine/internal/awsclient"
 	"github.com/referral-engine/referral-engine/internal/dynamostore"
@@ -27,6 +28,7 @@ func Service(ctx context.Context, e *env.Reader, shareBase string, log *slog.Log
 	voucherQueue := e.String("VOUCHER_QUEUE_URL")
 	outboundQueue := e.String("OUTBOUND_QUEUE_URL")
 	limits := e.Optional(voucher.LimitsEnvVar, "")
+	grace := e.Seconds("VOUCHER_PUBLISH_GRACE_SECONDS", int(issue.StaleAfter/time.Second))
 	if err := e.Err(); err != nil {
 		return nil, nil, err
 	}
@@ -63,7 +65,7 @@ func Service(ctx context.Context, e *env.Reader, shareBase string, log *slog.Log
 		return nil, nil, err
 	}
 	svc, err := issue.New(issue.Config{Vouchers: vouchers, Profiles: customers, Publisher: pub, Queue: queue,
-		Rules: rules, ShareBase: shareBase, Log: log})
+		Rules: rules, ShareBase: shareBase, PublishGrace: grace, Log: log})
 	if err != nil {
 		return nil, nil, err
 	}

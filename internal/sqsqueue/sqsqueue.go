@@ -82,6 +82,12 @@ func (p *Publisher) SendJSON(ctx context.Context, bodies []string) error {
 	return flush()
 }
 
+// SendDelayed sends one message that becomes visible after delay (at most SQS's 15 minutes).
+func (p *Publisher) SendDelayed(ctx context.Context, body string, delay time.Duration) error {
+	secs := min(max(int32(delay/time.Second), 0), 900)
+	return p.send(ctx, []types.SendMessageBatchRequestEntry{{Id: aws.String("0"), MessageBody: aws.String(body), DelaySeconds: secs}})
+}
+
 func (p *Publisher) send(ctx context.Context, entries []types.SendMessageBatchRequestEntry) error {
 	for attempt := 1; ; attempt++ {
 		out, err := p.sqs.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(p.queueURL), Entries: entries})
