@@ -36,14 +36,13 @@ func NewInteractions(db Client, table string) (*Interactions, error) {
 }
 
 type interactionItem struct {
-	CustomerID string               `dynamodbav:"customer_id"`
-	EventID    string               `dynamodbav:"event_id"`
-	Type       interaction.Type     `dynamodbav:"type"`
-	OccurredAt time.Time            `dynamodbav:"occurred_at"`
-	Properties types.AttributeValue `dynamodbav:"properties"`
-	ReceivedAt time.Time            `dynamodbav:"received_at"`
-	ExpiresAt  time.Time            `dynamodbav:"expires_at,unixtime"`
-	AppliedAt  *time.Time           `dynamodbav:"applied_at,omitempty"`
+	CustomerID string           `dynamodbav:"customer_id"`
+	EventID    string           `dynamodbav:"event_id"`
+	Type       interaction.Type `dynamodbav:"type"`
+	OccurredAt time.Time        `dynamodbav:"occurred_at"`
+	ReceivedAt time.Time        `dynamodbav:"received_at"`
+	ExpiresAt  time.Time        `dynamodbav:"expires_at,unixtime"`
+	AppliedAt  *time.Time       `dynamodbav:"applied_at,omitempty"`
 }
 
 var notExists = expression.AttributeNotExists(expression.Name("event_id"))
@@ -56,11 +55,14 @@ func (s *Interactions) PutNew(ctx context.Context, in interaction.Interaction, e
 	}
 	item, err := attributevalue.MarshalMap(interactionItem{
 		CustomerID: in.CustomerID, EventID: in.EventID, Type: in.Type, OccurredAt: in.OccurredAt,
-		Properties: props, ReceivedAt: time.Now().UTC(), ExpiresAt: expiresAt,
+		ReceivedAt: time.Now().UTC(), ExpiresAt: expiresAt,
 	})
 	if err != nil {
 		return 0, fmt.Errorf("marshal interaction %s: %w", in.EventID, err)
 	}
+	// Set as is: a types.AttributeValue struct field would be marshalled as a struct
+	// ({"Value": {...}} at every level), not as the map it holds.
+	item["properties"] = props
 	cond, err := expression.NewBuilder().WithCondition(notExists).Build()
 	if err != nil {
 		return 0, err

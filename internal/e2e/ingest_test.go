@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -257,4 +258,30 @@ func TestPoisonMessageEndsInDLQ(t *testing.T) {
 		_, _ = stack.SQS.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(dlq), ReceiptHandle: msg.ReceiptHandle})
 	}
 	_ = json.Valid
+}
+
+// An interaction is stored with its properties as a plain map under their API names (what an
+// operator reading the table, an export or an erasure sees).
+func TestStoredInteractionShape(t *testing.T) {
+	body := `{"event_id":"shape-1","customer_id":"shape-anna","type":"purchase","occurred_at":"2026-11-01T10:00:00Z",` +
+		`"properties":{"order_id":"o-shape","total":4900,"currency":"EUR","discount_used":true}}`
+	if r := post(t, "/v1/interactions", []byte(body)); r.Status != 202 {
+		t.Fatalf("%d %s", r.Status, r.Body)
+	}
+	out, err := stack.DynamoDB.GetItem(context.Background(), &dynamodb.GetItemInput{TableName: aws.String(stack.Resources["InteractionsTable"]),
+		Key: map[string]ddbtypes.AttributeValue{"customer_id": &ddbtypes.AttributeValueMemberS{Value: "shape-anna"}, "event_id": &ddbtypes.AttributeValueMemberS{Value: "shape-1"}},
+		ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var it struct {
+		Properties map[string]any `dynamodbav:"properties"`
+	}
+	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"order_id": "o-shape", "total": 4900.0, "currency": "EUR", "discount_used": true}
+	if !reflect.DeepEqual(it.Properties, want) {
+		t.Errorf("stored properties %#v, want %#v", it.Properties, want)
+	}
 }
