@@ -426,3 +426,35 @@ func TestVoucherPoisonMessage(t *testing.T) {
 		t.Errorf("after the repeat: %+v", again)
 	}
 }
+
+// An issuer that died between creating a voucher and publishing voucher.issued (here: the mark
+// removed and the voucher aged by hand) is covered by its publish check: the campaign worker
+// publishes the event once, and a second check publishes nothing.
+func TestPublishCheckPublishesAnOrphanVoucher(t *testing.T) {
+	newCustomer(t, "pc-anna")
+	status, v := askVoucher(t, "pc-anna", `{"first_name":"Anna"}`)
+	if status != 201 {
+		t.Fatalf("issue: %d %+v", status, v)
+	}
+	if got := issuedEvents(t, v.Code); got[v.Code] != 1 {
+		t.Fatalf("the request's own event: %v", got)
+	}
+	_, err := stack.DynamoDB.UpdateItem(context.Background(), &dynamodb.UpdateItemInput{TableName: aws.String(stack.Resources["VouchersTable"]),
+		Key:              map[string]ddbtypes.AttributeValue{"pk": &ddbtypes.AttributeValueMemberS{Value: "CODE#" + v.Code}},
+		UpdateExpression: aws.String("REMOVE published_at SET created_at = :old"),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
+			":old": &ddbtypes.AttributeValueMemberS{Value: time.Now().Add(-5 * time.Minute).UTC().Format(time.RFC3339)}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := `{"reason":"publish_check","customer_id":"pc-anna","program":"` + v.Program + `"}`
+	sendBatch(t, "VoucherQueue", check)
+	if got := issuedEvents(t, v.Code); got[v.Code] != 1 {
+		t.Fatalf("after the publish check: %v", got)
+	}
+	sendBatch(t, "VoucherQueue", check)
+	if got := issuedEvents(t, v.Code); len(got) != 0 {
+		t.Errorf("a second check published again: %v", got)
+	}
+}
