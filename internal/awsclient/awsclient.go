@@ -51,10 +51,16 @@ func New(env Env) *Clients {
 			o.BaseEndpoint = aws.String(env.SQSEndpoint)
 		}
 	}
+	ddbOpts := []func(*dynamodb.Options){ddbEndpoint, DynamoDBOptions, meter.DynamoDBOption}
+	sqsOpts := []func(*sqs.Options){sqsEndpoint, meter.SQSOption}
+	if meter.AuditOn() { // local tests only: which calls the template's policies must allow
+		ddbOpts = append(ddbOpts, meter.DynamoDBAudit)
+		sqsOpts = append(sqsOpts, meter.SQSAudit)
+	}
 	return &Clients{
 		Config:   env.Config,
-		DynamoDB: dynamodb.NewFromConfig(env.Config, ddbEndpoint, DynamoDBOptions, meter.DynamoDBOption),
-		SQS:      sqs.NewFromConfig(env.Config, sqsEndpoint, meter.SQSOption),
+		DynamoDB: dynamodb.NewFromConfig(env.Config, ddbOpts...),
+		SQS:      sqs.NewFromConfig(env.Config, sqsOpts...),
 	}
 }
 

@@ -9,10 +9,12 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/referral-engine/referral-engine/internal/localrun"
+	"github.com/referral-engine/referral-engine/internal/meter"
 )
 
 var stack *localrun.Stack
@@ -33,8 +35,9 @@ func TestMain(m *testing.M) {
 		// Failed messages come back after 2 s instead of 3 minutes, so redrive to the DLQ
 		// after maxReceiveCount is observable within a test.
 		Parameters: map[string]string{"ConsumerVisibilityTimeout": "2"},
-		// A revoked API key is refused after 1 s, not the default minute (apikey_test.go).
-		ExtraEnv: map[string]string{"API_KEY_CACHE_SECONDS": "1"},
+		// A revoked API key is refused after 1 s, not the default minute (apikey_test.go); every
+		// AWS call is logged for the IAM audit below.
+		ExtraEnv: map[string]string{"API_KEY_CACHE_SECONDS": "1", meter.AuditEnvVar: "1"},
 	})
 	cancel()
 	if err != nil {
@@ -42,6 +45,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	if code == 0 {
+		code = auditIAM()
+	}
 	if code != 0 {
 		for _, f := range []string{"RecordInteractionFunction", "RescoreCustomerFunction", "ReadApiFunction",
 			"IssueVoucherFunction", "CampaignWorkerFunction", "ClickRedirectFunction",
@@ -53,6 +59,35 @@ func TestMain(m *testing.M) {
 	}
 	_ = stack.Close()
 	os.Exit(code)
+}
+
+// auditIAM checks, after every test ran, that the template's policies allow each DynamoDB and
+// SQS call the functions made (IAM is not enforced locally: a missing action would fail only on
+// AWS), and lists the granted actions no test exercised.
+func auditIAM() int {
+	denied, unused, err := stack.AuditIAM()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: IAM audit:", err)
+		return 1
+	}
+	code := 0
+	if len(denied) > 0 {
+		fmt.Fprintf(os.Stderr, "e2e: IAM audit: %d calls the template's policies do not allow (they would fail on AWS):\n  %s\n", len(denied), strings.Join(denied, "\n  "))
+		code = 1
+	}
+	// Least privilege: with the whole suite run, every granted action must have been used.
+	full := flag.Lookup("test.run").Value.String() == ""
+	if len(unused) > 0 {
+		fmt.Fprintf(os.Stderr, "e2e: IAM audit: %d granted actions no test used:\n  %s\n", len(unused), strings.Join(unused, "\n  "))
+		if full {
+			fmt.Fprintln(os.Stderr, "e2e: IAM audit: remove them from template.yaml, or test the path that needs them")
+			code = 1
+		}
+	}
+	if code == 0 {
+		fmt.Println("e2e: IAM audit: every call the functions made is allowed by their policies, and every granted action was used")
+	}
+	return code
 }
 
 func tail(b []byte, n int) []byte {
