@@ -29,7 +29,9 @@ func TestStopSQSKeepsMessages(t *testing.T) {
 	send := func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_, err := st.SQS.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String("m")})
+		// One attempt: the SDK retries a refused connection with backoff, which is not a hang.
+		_, err := st.SQS.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String("m")},
+			func(o *sqs.Options) { o.RetryMaxAttempts = 1 })
 		return err
 	}
 	if err := send(); err != nil {
