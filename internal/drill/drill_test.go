@@ -55,7 +55,7 @@ func TestDrills(t *testing.T) {
 	t.Logf("workload seed %d (rerun with DRILL_SEED=%d)", seed, seed)
 	w := Generate(seed, 40, 8)
 	base := time.Now()
-	clean, res := run(t, "clean", w, base, false, nil)
+	clean, res, _ := run(t, "clean", w, base, false, nil)
 	t.Logf("clean run: %d interactions accepted, %d requests, %d vouchers, %d referrals accepted, %s",
 		w.Accepted(), res.Requests, res.Vouchers, res.Referrals, res.Took.Round(time.Millisecond))
 	if len(clean["CustomersTable"]) < 40 || len(clean["LedgerTable"]) == 0 || len(clean["ReferralsTable"]) == 0 {
@@ -64,18 +64,21 @@ func TestDrills(t *testing.T) {
 	}
 	for _, d := range drills {
 		t.Run(d.name, func(t *testing.T) {
-			got, res := run(t, d.name, w, base, d.dups, d.fault)
+			got, res, st := run(t, d.name, w, base, d.dups, d.fault)
 			t.Logf("%s: %d requests, %d retried, %s", d.name, res.Requests, res.Retries, res.Took.Round(time.Millisecond))
 			if diff := Diff(clean, got); len(diff) > 0 {
 				t.Errorf("%d differences from the clean run:\n%s", len(diff), strings.Join(diff[:min(len(diff), 40)], "\n"))
+				logTails(t, st)
 			}
 		})
 	}
 }
 
-func run(t *testing.T, name string, w Workload, base time.Time, dups bool, f fault) (Snapshot, Result) {
+// run plays w on a fresh stack (with fault f beside it) and snapshots the result. The stack is
+// closed; it is returned for its function logs (LogPath), kept per drill.
+func run(t *testing.T, name string, w Workload, base time.Time, dups bool, f fault) (Snapshot, Result, *localrun.Stack) {
 	t.Helper()
-	cfg := localrun.Config{Quiet: true, ManualSchedules: true, ResourcePrefix: "drill-", Parameters: params,
+	cfg := localrun.Config{Quiet: true, ManualSchedules: true, ResourcePrefix: "drill-" + name + "-", Parameters: params,
 		DynamoDBPath: filepath.Join(t.TempDir(), "dynamodb"), FaultProxies: true}
 	if dups {
 		cfg.Duplicates = &localrun.Duplicates{MaxDelay: 400 * time.Millisecond, Seed: w.Seed}
@@ -86,11 +89,7 @@ func run(t *testing.T, name string, w Workload, base time.Time, dups bool, f fau
 	}
 	defer func() {
 		if t.Failed() {
-			for _, fn := range []string{"RecordInteractionFunction", "RescoreCustomerFunction", "RedeemReferralFunction", "GrantRewardFunction"} {
-				if b, err := os.ReadFile(st.LogPath(fn)); err == nil {
-					t.Logf("%s log tail:\n%s", fn, tail(string(b), 2000))
-				}
-			}
+			logTails(t, st)
 		}
 		_ = st.Close()
 	}()
@@ -123,7 +122,7 @@ func run(t *testing.T, name string, w Workload, base time.Time, dups bool, f fau
 	if dlq, err := DLQDepths(context.Background(), st); err != nil || len(dlq) > 0 {
 		t.Errorf("%s: dead-letter queues after the play: %v %v", name, dlq, err)
 	}
-	return snap, res
+	return snap, res, st
 }
 
 // active reports whether faults may still be injected: until the play settles. During the
@@ -256,6 +255,24 @@ func kills(ctx context.Context, t *testing.T, st *localrun.Stack, p *Player, r *
 		t.Errorf("only %d kills landed mid-invocation", hit.Load())
 	}
 	return fmt.Sprintf("%d kills mid-invocation: %v", hit.Load(), by)
+}
+
+// logTails logs the end of the busiest functions' logs, and every error line of all of them.
+func logTails(t *testing.T, st *localrun.Stack) {
+	for _, fn := range []string{"RecordInteractionFunction", "RescoreCustomerFunction", "RedeemReferralFunction", "GrantRewardFunction",
+		"IssueVoucherFunction", "CampaignWorkerFunction", "ReleaseRewardsFunction", "ClickRedirectFunction"} {
+		b, err := os.ReadFile(st.LogPath(fn))
+		if err != nil {
+			continue
+		}
+		var errs []string
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.Contains(l, `"level":"ERROR"`) || strings.Contains(l, "Runtime.") {
+				errs = append(errs, tail(l, 400))
+			}
+		}
+		t.Logf("%s: %d error lines (last 10):\n%s\nlog tail:\n%s", fn, len(errs), strings.Join(errs[max(0, len(errs)-10):], "\n"), tail(string(b), 1500))
+	}
 }
 
 func tail(s string, n int) string {

@@ -223,10 +223,11 @@ func normalize(table string, it map[string]any, codes map[string]string) (string
 			it["event_id"] = "click-<request id>" // the API request id of the click
 		}
 	}
-	if c, _ := it["campaign_id"].(string); table == "VouchersTable" && strings.HasPrefix(c, "review:") {
-		// A customer with several 5-star reviews is credited for the first one applied, which
-		// depends on how the interactions were batched.
-		it["campaign_id"] = "review:<a 5-star review of the customer>"
+	if pk, _ := it["pk"].(string); table == "VouchersTable" && strings.HasPrefix(pk, "CODE#") {
+		// Which path issued a customer's voucher (a 5-star review's, credited to the first such
+		// review applied, or the storefront's request) depends on which came first.
+		delete(it, "reason")
+		delete(it, "campaign_id")
 	}
 	if pk, _ := it["pk"].(string); table == "VouchersTable" && strings.HasPrefix(pk, "CLICK#") {
 		it["pk"] = pk[:strings.LastIndexByte(pk, '#')] // ...#<client hash>#<yyyymmddhh>: the hour of the run

@@ -289,9 +289,9 @@ const (
 )
 
 // Grant grants a due referral's reward exactly once: the transaction moves it from pending to
-// granted with its ledger entry. A redelivery of a granted referral re-publishes reward.granted
-// and re-records referral_success (same ids: consumers de-duplicate); a voided or reversed
-// referral, or one not yet due, is left alone.
+// granted with its ledger entry. A redelivery of a granted referral (or of one granted and then
+// reversed) re-publishes reward.granted and re-records referral_success (same ids: consumers
+// de-duplicate); a voided referral, or one not yet due, is left alone.
 func (s *Service) Grant(ctx context.Context, id string) (GrantOutcome, error) {
 	for range maxAttempts {
 		now := s.d.Now()
@@ -318,7 +318,10 @@ func (s *Service) Grant(ctx context.Context, id string) (GrantOutcome, error) {
 			ref.Status, ref.GrantedAt = Granted, &now
 			out = GrantedNow
 			metrics.Add(metrics.RewardsGranted, 1)
-		case Granted:
+		case Granted, Reversed:
+			// Reversed: granted, then refunded before this redelivery of a grant that crashed
+			// after its commit (only a grant is ever reversed). The grant happened, so its event
+			// and interaction must exist too.
 		default:
 			return Closed, nil
 		}

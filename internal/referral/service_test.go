@@ -1,6 +1,7 @@
 package referral
 
 import (
+	"errors"
 	"context"
 	"sync"
 	"testing"
@@ -103,9 +104,13 @@ type recorder struct {
 	events []outbound.Event
 	ins    []interaction.Interaction
 	sent   []string
+	pubErr error
 }
 
 func (r *recorder) Publish(_ context.Context, ev ...outbound.Event) error {
+	if r.pubErr != nil {
+		return r.pubErr
+	}
 	r.events = append(r.events, ev...)
 	return nil
 }
@@ -158,6 +163,42 @@ func TestZeroWindowGrantsAtOnce(t *testing.T) {
 	}
 	if len(rec.ins) != 4 || rec.ins[0].EventID != "signup-"+ans.ReferralID || rec.ins[1].EventID != "success-"+ans.ReferralID {
 		t.Errorf("interactions %v", rec.ins)
+	}
+}
+
+// A grant commits, its process dies before publishing, the order is refunded, then the grant
+// message comes back: the reward was granted (and reversed), so reward.granted and
+// referral_success are published after all (found by the kill drill).
+func TestGrantRedeliveredAfterAReversal(t *testing.T) {
+	svc, st, rec, _ := service(t, 0)
+	ctx := context.Background()
+	ans, err := svc.Redeem(ctx, Redemption{Code: "ANNA-1", OrderID: "o1", FriendCustomerID: "marco"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.pubErr = errors.New("killed")
+	if _, err := svc.Grant(ctx, ans.ReferralID); err == nil {
+		t.Fatal("no error")
+	}
+	rec.pubErr = nil
+	if r, err := svc.Refund(ctx, "o1"); err != nil || r.Status != Reversed {
+		t.Fatal(r, err)
+	}
+	if out, err := svc.Grant(ctx, ans.ReferralID); err != nil || out != AlreadyGranted {
+		t.Fatalf("redelivered grant: %s %v", out, err)
+	}
+	ids := map[string]int{}
+	for _, e := range rec.events {
+		ids[e.ID]++
+	}
+	success := 0
+	for _, in := range rec.ins {
+		if in.EventID == "success-"+ans.ReferralID {
+			success++
+		}
+	}
+	if ids["reward.granted:"+ans.ReferralID] != 1 || ids["reward.reversed:"+ans.ReferralID] != 1 || success < 1 || st.ledger["anna"] != 0 {
+		t.Errorf("events %v, %d referral_success, balance %d", ids, success, st.ledger["anna"])
 	}
 }
 
