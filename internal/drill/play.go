@@ -404,9 +404,9 @@ func (p *Player) endHold(ctx context.Context, order string) error {
 		Key: map[string]ddbtypes.AttributeValue{
 			"pk": &ddbtypes.AttributeValueMemberS{Value: "REF#" + referral.ReferralID(order)},
 			"sk": &ddbtypes.AttributeValueMemberS{Value: "REF"}},
-		UpdateExpression:          aws.String("SET release_at = :t"),
-		ConditionExpression:       aws.String("#s = :pending"),
-		ExpressionAttributeNames:  map[string]string{"#s": "status"},
+		UpdateExpression:         aws.String("SET release_at = :t"),
+		ConditionExpression:      aws.String("#s = :pending"),
+		ExpressionAttributeNames: map[string]string{"#s": "status"},
 		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
 			":t":       &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(time.Now().Add(-time.Minute).Unix(), 10)},
 			":pending": &ddbtypes.AttributeValueMemberS{Value: "pending"}},

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
-		"sort"
+	"sort"
 	"strconv"
 	"strings"
 

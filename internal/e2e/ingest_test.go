@@ -269,7 +269,7 @@ func TestStoredInteractionShape(t *testing.T) {
 		t.Fatalf("%d %s", r.Status, r.Body)
 	}
 	out, err := stack.DynamoDB.GetItem(context.Background(), &dynamodb.GetItemInput{TableName: aws.String(stack.Resources["InteractionsTable"]),
-		Key: map[string]ddbtypes.AttributeValue{"customer_id": &ddbtypes.AttributeValueMemberS{Value: "shape-anna"}, "event_id": &ddbtypes.AttributeValueMemberS{Value: "shape-1"}},
+		Key:            map[string]ddbtypes.AttributeValue{"customer_id": &ddbtypes.AttributeValueMemberS{Value: "shape-anna"}, "event_id": &ddbtypes.AttributeValueMemberS{Value: "shape-1"}},
 		ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		t.Fatal(err)

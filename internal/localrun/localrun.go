@@ -122,9 +122,9 @@ type Stack struct {
 	sqsPaused    bool
 	sqsProxy     *proxy
 	dups         *dupSource
-	binDir  string
-	logs    []io.Closer
-	wg      sync.WaitGroup
+	binDir       string
+	logs         []io.Closer
+	wg           sync.WaitGroup
 
 	schedules []*scheduleSpec
 	closeOnce sync.Once

@@ -27,7 +27,9 @@ var (
 func AuditOn() bool { return os.Getenv(AuditEnvVar) != "" }
 
 // DynamoDBAudit logs each distinct DynamoDB action and table (or index) once.
-func DynamoDBAudit(o *dynamodb.Options) { o.APIOptions = append(o.APIOptions, auditMiddleware(dynamoDBAuditCalls)) }
+func DynamoDBAudit(o *dynamodb.Options) {
+	o.APIOptions = append(o.APIOptions, auditMiddleware(dynamoDBAuditCalls))
+}
 
 // SQSAudit logs each distinct SQS action and queue once.
 func SQSAudit(o *sqs.Options) { o.APIOptions = append(o.APIOptions, auditMiddleware(sqsAuditCalls)) }

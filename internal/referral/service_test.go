@@ -1,8 +1,8 @@
 package referral
 
 import (
-	"errors"
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
