@@ -4,6 +4,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"os"
 
 	"github.com/referral-engine/referral-engine/internal/api"
 	"github.com/referral-engine/referral-engine/internal/awsclient"
@@ -12,8 +13,10 @@ import (
 	"github.com/referral-engine/referral-engine/internal/env"
 	"github.com/referral-engine/referral-engine/internal/httpapi"
 	"github.com/referral-engine/referral-engine/internal/ledger"
+	"github.com/referral-engine/referral-engine/internal/referral"
 	"github.com/referral-engine/referral-engine/internal/scoring"
 	"github.com/referral-engine/referral-engine/internal/segment"
+	"github.com/referral-engine/referral-engine/internal/voucher"
 	"github.com/referral-engine/referral-engine/internal/voucherstore"
 )
 
@@ -38,6 +41,14 @@ func wire(ctx context.Context, log *slog.Logger) (*httpapi.Router, error) {
 	if err != nil {
 		return nil, err
 	}
+	vrules, err := voucher.NewRules(cfg, e.Optional(voucher.LimitsEnvVar, ""))
+	if err != nil {
+		return nil, err
+	}
+	terms, err := referral.TermsFrom(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
 	clients, err := awsclient.Load(ctx)
 	if err != nil {
 		return nil, err
@@ -58,6 +69,7 @@ func wire(ctx context.Context, log *slog.Logger) (*httpapi.Router, error) {
 	if err != nil {
 		return nil, err
 	}
-	api.RegisterRead(r, api.ReadDeps{Customers: customers, Evaluator: eval, Vouchers: vouchers, Ledger: points, ShareBase: shareBase, DefaultCurrency: currency})
+	api.RegisterRead(r, api.ReadDeps{Customers: customers, Evaluator: eval, Vouchers: vouchers, Ledger: points, ShareBase: shareBase, DefaultCurrency: currency,
+		Rules: api.RulesOf(vrules, terms)})
 	return r, nil
 }

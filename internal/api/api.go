@@ -110,7 +110,9 @@ type ReadDeps struct {
 	// ShareBase is the base of share URLs ({base}/r/{code}); "" means this API's own URL.
 	ShareBase       string
 	DefaultCurrency string
-	Now             func() time.Time
+	// Rules are each program's terms (RulesOf), shown by GET /v1/programs.
+	Rules map[string]ProgramRules
+	Now   func() time.Time
 }
 
 // Listing limits of GET /v1/segments/{segment}/customers.
@@ -183,7 +185,7 @@ func RegisterRead(r *httpapi.Router, d ReadDeps) {
 		})
 	})
 	r.Handle("GET /v1/programs", apikey.ScopeRead, func(ctx context.Context, req httpapi.Request) (httpapi.Response, error) {
-		return httpapi.JSON(http.StatusOK, map[string]any{"programs": d.Evaluator.Programs()})
+		return httpapi.JSON(http.StatusOK, map[string]any{"programs": programViews(d.Evaluator.Programs(), d.Rules)})
 	})
 	r.Handle("GET /v1/segments", apikey.ScopeRead, func(ctx context.Context, req httpapi.Request) (httpapi.Response, error) {
 		type counts struct {

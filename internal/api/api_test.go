@@ -16,8 +16,10 @@ import (
 	"github.com/referral-engine/referral-engine/internal/httpapi"
 	"github.com/referral-engine/referral-engine/internal/ingest"
 	"github.com/referral-engine/referral-engine/internal/interaction"
+	"github.com/referral-engine/referral-engine/internal/referral"
 	"github.com/referral-engine/referral-engine/internal/scoring"
 	"github.com/referral-engine/referral-engine/internal/segment"
+	"github.com/referral-engine/referral-engine/internal/voucher"
 )
 
 // keys accepts "local-dev-key" with every scope and "ingest-only" with ingest.
@@ -208,3 +210,31 @@ func TestReadRoute(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
+
+// GET /v1/programs gives each program's rules as configured for the stack.
+func TestProgramRules(t *testing.T) {
+	ev, err := segment.NewEvaluator(scoring.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	terms := referral.DefaultTerms()
+	terms.ReturnWindow, terms.MonthlyCap = 7*24*time.Hour, 4
+	r := httpapi.NewRouter(keys, nil)
+	RegisterRead(r, ReadDeps{Customers: fakeCustomers{}, Evaluator: ev, Rules: RulesOf(voucher.DefaultRules(), terms)})
+	req := sample(t, "get-customer.json")
+	req.RouteKey, req.RawPath, req.PathParameters = "GET /v1/programs", "/v1/programs", nil
+	resp, _ := r.Serve(context.Background(), req)
+	var body struct {
+		Programs []struct {
+			ID    string       `json:"id"`
+			Rules ProgramRules `json:"rules"`
+		} `json:"programs"`
+	}
+	if err := json.Unmarshal([]byte(resp.Body), &body); err != nil || resp.StatusCode != 200 || len(body.Programs) != 3 {
+		t.Fatalf("%d %s %v", resp.StatusCode, resp.Body, err)
+	}
+	want := ProgramRules{VoucherValidDays: 90, VoucherUseLimit: 10, ReturnWindowDays: 7, ReferrerMonthlyCap: 4, ReferrerPoints: 500}
+	if p := body.Programs[0]; p.ID != "ambassador" || p.Rules != want {
+		t.Errorf("ambassador rules %+v, want %+v", p.Rules, want)
+	}
+}

@@ -246,7 +246,12 @@ func apiRouter(t *testing.T, c customersFake) *httpapi.Router {
 	}
 	r := httpapi.NewRouter(keys, slog.New(slog.DiscardHandler))
 	api.RegisterIngest(r, svc)
-	api.RegisterRead(r, api.ReadDeps{Customers: c, Evaluator: ev, Vouchers: vouchersFake{}, Ledger: ledgerFake{}, DefaultCurrency: "EUR", Now: func() time.Time { return now }})
+	vrules, err := voucher.NewRules(scoring.Default(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	api.RegisterRead(r, api.ReadDeps{Customers: c, Evaluator: ev, Vouchers: vouchersFake{}, Ledger: ledgerFake{}, DefaultCurrency: "EUR",
+		Rules: api.RulesOf(vrules, referral.DefaultTerms()), Now: func() time.Time { return now }})
 	api.RegisterReferrals(r, referralsFake{})
 	api.RegisterMarketing(r, marketingFake{}, marketingFake{}, func() time.Time { return now })
 	api.RegisterVouchers(r, issuerFake{}, "")

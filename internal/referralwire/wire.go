@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/referral-engine/referral-engine/internal/awsclient"
@@ -110,41 +108,5 @@ func Load(ctx context.Context, log *slog.Logger, needs Needs) (*App, error) {
 	return &App{Clients: clients, Store: store, Service: svc, Tables: tables}, nil
 }
 
-// Terms reads RETURN_WINDOW_DAYS (default 14, 0 allowed), REFERRER_MONTHLY_CAP (default 20)
-// and REFERRER_POINTS ("ambassador=500,accelerator=300,loyalty=200").
-func Terms() (referral.Terms, error) {
-	t := referral.DefaultTerms()
-	var bad []string
-	if v := strings.TrimSpace(os.Getenv("RETURN_WINDOW_DAYS")); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || n > 365 {
-			bad = append(bad, fmt.Sprintf("RETURN_WINDOW_DAYS=%q (want 0-365)", v))
-		}
-		t.ReturnWindow = time.Duration(n) * 24 * time.Hour
-	}
-	if v := strings.TrimSpace(os.Getenv("REFERRER_MONTHLY_CAP")); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			bad = append(bad, fmt.Sprintf("REFERRER_MONTHLY_CAP=%q (want >= 1)", v))
-		}
-		t.MonthlyCap = n
-	}
-	if v := strings.TrimSpace(os.Getenv("REFERRER_POINTS")); v != "" {
-		p, err := referral.ParsePoints(v)
-		if err != nil {
-			bad = append(bad, err.Error())
-		}
-		points := map[string]int64{}
-		for k, v := range referral.DefaultPoints {
-			points[k] = v
-		}
-		for k, v := range p {
-			points[k] = v
-		}
-		t.Points = points
-	}
-	if len(bad) > 0 {
-		return t, fmt.Errorf("configuration: %s", strings.Join(bad, "; "))
-	}
-	return t, nil
-}
+// Terms reads the referral terms from the function's environment (referral.TermsFrom).
+func Terms() (referral.Terms, error) { return referral.TermsFrom(os.Getenv) }
