@@ -189,13 +189,17 @@ func dynamoDBOutages(ctx context.Context, t *testing.T, st *localrun.Stack, p *P
 	return fmt.Sprintf("DynamoDB Local stopped and restarted %d times (phases %v)", n, phases)
 }
 
-// sqsOutages makes SQS unavailable for 1.5-3.5 s, every 2-4 s: stop begins an outage, start
-// ends it.
+// maxSQSOutages bounds a run's SQS outages: each can cost a message one receive it never sees
+// (a cut long poll still served by fauxqs), and five receives send it to its DLQ.
+const maxSQSOutages = 3
+
+// sqsOutages makes SQS unavailable for 1.5-3.5 s, every 2-4 s, at most maxSQSOutages times:
+// stop begins an outage, start ends it.
 func sqsOutages(what string, stop, start func(*localrun.Stack) error) fault {
 	return func(ctx context.Context, t *testing.T, st *localrun.Stack, p *Player, r *rand.Rand) string {
 		var n int
 		var phases []string
-		for pause(ctx, r, time.Second, 2500*time.Millisecond); active(ctx, p); pause(ctx, r, 2*time.Second, 4*time.Second) {
+		for pause(ctx, r, time.Second, 2500*time.Millisecond); active(ctx, p) && n < maxSQSOutages; pause(ctx, r, 2*time.Second, 4*time.Second) {
 			down := time.Duration(1500+r.IntN(2000)) * time.Millisecond
 			var failed bool
 			if !outage(ctx, p, func() {

@@ -54,8 +54,8 @@ type Result struct {
 }
 
 // Phase is what the play is doing now ("interactions", "vouchers", "referrals" (waiting for
-// the last applied), "clicks", "redeem", "refunds", "release", "reversals", "settling",
-// "done"): drills time their faults by it.
+// the last applied), "clicks", "redeem", "refunds", "release", "reversals", "erase-wait",
+// "erase", "settling", "done"): drills time their faults by it.
 func (p *Player) Phase() string {
 	s, _ := p.phase.Load().(string)
 	return s
@@ -285,6 +285,24 @@ func (p *Player) Play(ctx context.Context, w Workload) (Result, error) {
 			if err := refund(fr.f.Order, "reversed"); err != nil {
 				return res, err
 			}
+		}
+	}
+
+	// Erasure once the customers' messages are all processed (one in flight could recreate
+	// a profile: docs/referrals.md), under the faults all the same.
+	p.phase.Store("erase-wait")
+	if err := p.until(ctx, "the stack to settle before the erasures", p.idle); err != nil {
+		return res, err
+	}
+	p.phase.Store("erase")
+	for _, id := range w.Erase {
+		requests.Add(1)
+		status, body, err := p.call(ctx, http.MethodDelete, "/v1/customers/"+id, nil)
+		if err != nil {
+			return res, err
+		}
+		if status != 200 {
+			return res, fmt.Errorf("erase %s: %d %s", id, status, body)
 		}
 	}
 

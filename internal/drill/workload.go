@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 )
 
@@ -14,6 +15,9 @@ type Workload struct {
 	Seed      uint64
 	Posts     []Post     // POST /v1/interactions bodies, in order
 	Referrers []Referrer // who gets a voucher, and their friends
+	// Erase are customers erased (DELETE /v1/customers/{id}) once everything else settled: a
+	// referrer (referrals, ledger and leaderboard go to a pseudonym) and a plain customer.
+	Erase []string
 }
 
 // Post is one POST /v1/interactions body.
@@ -124,6 +128,16 @@ func Generate(seed uint64, customers, referrers int) Workload {
 			ref.Friends = append(ref.Friends, f)
 		}
 		w.Referrers = append(w.Referrers, ref)
+	}
+	if len(w.Referrers) > 0 {
+		w.Erase = append(w.Erase, w.Referrers[r.IntN(len(w.Referrers))].Customer)
+	}
+	for c := customers - 1; c >= 0; c-- { // the last known customer who refers nobody
+		id := fmt.Sprintf("dr-%d-c%03d", seed%1000, c)
+		if known[id] && !slices.ContainsFunc(w.Referrers, func(r Referrer) bool { return r.Customer == id }) {
+			w.Erase = append(w.Erase, id)
+			break
+		}
 	}
 	return w
 }

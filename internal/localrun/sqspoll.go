@@ -18,6 +18,11 @@ import (
 // on it (the call is cancelled anyway), long enough to keep an idle poller cheap.
 const pollWait = 5
 
+// faultPollWait is the long-poll wait when the stack runs fault proxies: a long poll cut by
+// StopSQS stays open on fauxqs's side, which still hands it a message (a receive nobody sees),
+// until its wait ends; a short wait bounds such lost receives to one per message and outage.
+const faultPollWait = 1
+
 // poller is one of the event source mapping's pollers for a queue: receive a batch, invoke,
 // delete what succeeded. Messages that failed stay in flight until the queue's visibility
 // timeout passes, and the queue redrives them to its DLQ after maxReceiveCount receives.
@@ -65,7 +70,11 @@ func sleep(ctx context.Context, d time.Duration) {
 // receiveBatch long-polls for the first messages, then keeps receiving until the batch is
 // full or the batching window has passed, like Lambda's MaximumBatchingWindowInSeconds.
 func (p *poller) receiveBatch(ctx context.Context) ([]sqstypes.Message, error) {
-	msgs, err := p.receive(ctx, min(p.src.BatchSize, 10), pollWait)
+	wait := int32(pollWait)
+	if p.s.sqsProxy != nil {
+		wait = faultPollWait
+	}
+	msgs, err := p.receive(ctx, min(p.src.BatchSize, 10), wait)
 	if err != nil || len(msgs) == 0 || p.src.Window == 0 {
 		return msgs, err
 	}
