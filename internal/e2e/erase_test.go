@@ -14,8 +14,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/referral-engine/referral-engine/internal/erase"
 	"github.com/referral-engine/referral-engine/internal/referral"
 )
 
@@ -253,4 +256,58 @@ func anyContains(items map[string][]string, sec string) bool {
 		}
 	}
 	return false
+}
+
+// An erasure whose process died after erasing, before publishing customer.erased and writing
+// its record (found by the kill drill): the retry finds nothing of the customer any more, yet
+// finishes the erasure instead of answering 404. Simulated: the data erased by a first DELETE,
+// then its record put back as begun.
+func TestEraseRetryAfterACrashFinishes(t *testing.T) {
+	id := fmt.Sprintf("gdpr-crash-%d", time.Now().UnixNano())
+	newCustomer(t, id)
+	r := call(t, http.MethodDelete, "/v1/customers/"+id, nil, stack.APIKey)
+	var first struct {
+		Pseudonym string `json:"pseudonym"`
+	}
+	if r.Status != 200 {
+		t.Fatalf("erase: %d %s", r.Status, r.Body)
+	}
+	r.json(t, &first)
+	if ev := outboundEvent(t, "customer.erased:"+first.Pseudonym); ev == nil {
+		t.Fatal("no customer.erased")
+	}
+	_, err := stack.DynamoDB.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String(stack.Resources["CustomersTable"]),
+		Item: map[string]ddbtypes.AttributeValue{
+			"customer_id": &ddbtypes.AttributeValueMemberS{Value: first.Pseudonym}, "sk": &ddbtypes.AttributeValueMemberS{Value: "ERASED"},
+			"status": &ddbtypes.AttributeValueMemberS{Value: "erasing"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = call(t, http.MethodDelete, "/v1/customers/"+id, nil, stack.APIKey)
+	if r.Status != 200 || contains(string(r.Body), `"already_erased":true`) {
+		t.Fatalf("retry after a crash: %d %s", r.Status, r.Body)
+	}
+	if ev := outboundEvent(t, "customer.erased:"+first.Pseudonym); ev == nil {
+		t.Error("the retry did not publish customer.erased")
+	}
+	if r := call(t, http.MethodDelete, "/v1/customers/"+id, nil, stack.APIKey); r.Status != 200 || !contains(string(r.Body), `"already_erased":true`) {
+		t.Errorf("after the retry: %d %s", r.Status, r.Body)
+	}
+	// An id never known leaves no record behind.
+	nobody := fmt.Sprintf("gdpr-nobody-%d", time.Now().UnixNano())
+	if r := call(t, http.MethodDelete, "/v1/customers/"+nobody, nil, stack.APIKey); r.Status != 404 {
+		t.Fatalf("unknown: %d %s", r.Status, r.Body)
+	}
+	out, err := stack.DynamoDB.Query(context.Background(), &dynamodb.QueryInput{TableName: aws.String(stack.Resources["CustomersTable"]),
+		KeyConditionExpression: aws.String("customer_id = :p"), ConsistentRead: aws.Bool(true),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":p": &ddbtypes.AttributeValueMemberS{Value: erasePseudonym(t, nobody)}}})
+	if err != nil || len(out.Items) != 0 {
+		t.Errorf("a 404 left %d items: %v", len(out.Items), err)
+	}
+}
+
+// erasePseudonym is id's pseudonym under the template's default PseudonymSalt (the local stack's).
+func erasePseudonym(t *testing.T, id string) string {
+	t.Helper()
+	return erase.Pseudonym([]byte("local-only-pseudonym-salt-change-me"), id)
 }

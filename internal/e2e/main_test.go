@@ -84,8 +84,11 @@ func auditIAM() int {
 			code = 1
 		}
 	}
-	if code == 0 {
+	switch {
+	case code == 0 && len(unused) == 0:
 		fmt.Println("e2e: IAM audit: every call the functions made is allowed by their policies, and every granted action was used")
+	case code == 0:
+		fmt.Println("e2e: IAM audit: every call the functions made is allowed by their policies (a partial run: unused grants not enforced)")
 	}
 	return code
 }

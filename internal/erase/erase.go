@@ -5,7 +5,8 @@
 //   - InteractionsTable: the customer's partition is deleted (raw properties hold order ids,
 //     review ids, profile values).
 //   - CustomersTable: the partition (PROFILE aggregate, SEG# history) is deleted; an ERASED
-//     tombstone under the pseudonym records when and what, so erasing again answers the same.
+//     record under the pseudonym, written as begun before anything is erased and finished
+//     last, lets a retry after a crash finish and a later call answer already_erased.
 //   - VouchersTable: OWNER# items deleted; CODE# items kept as revoked tombstones (the code stays
 //     reserved and late redemptions are refused) with customer_id = pseudonym and no
 //     referrer_email_hash or review id; CLICK# counters of the codes (salted IP hashes) deleted.
@@ -86,7 +87,6 @@ type Tables struct {
 
 // Client is what erasure needs of DynamoDB.
 type Client interface {
-	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	Scan(ctx context.Context, in *dynamodb.ScanInput, opts ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
@@ -143,6 +143,10 @@ func New(db Client, t Tables, salt string, now func() time.Time) (*Eraser, error
 func (e *Eraser) Erase(ctx context.Context, customerID string) (*Result, error) {
 	p := Pseudonym(e.salt, customerID)
 	now := e.now().UTC()
+	prev, err := e.begin(ctx, p, now)
+	if err != nil {
+		return nil, err
+	}
 	var c Counts
 	steps := []func(context.Context, string, string, *Counts) error{
 		e.interactions, e.customer, e.vouchers, e.referrals, e.ledger, e.leaderboard,
@@ -152,16 +156,16 @@ func (e *Eraser) Erase(ctx context.Context, customerID string) (*Result, error) 
 			return nil, err
 		}
 	}
-	prev, err := e.tombstone(ctx, p)
-	if err != nil {
-		return nil, err
-	}
 	if prev == nil && c.Total() == 0 {
+		// Never known: take back the record begin wrote.
+		if _, err := e.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(e.t.Customers), Key: key("customer_id", p, "sk", TombstoneSK)}); err != nil {
+			return nil, fmt.Errorf("delete erasure record: %w", err)
+		}
 		return nil, ErrNotFound
 	}
-	res := &Result{CustomerID: customerID, Pseudonym: p, Erased: c, AlreadyErased: prev != nil && c.Total() == 0, ErasedAt: now}
-	if prev != nil && c.Total() == 0 {
-		res.ErasedAt = *prev
+	res := &Result{CustomerID: customerID, Pseudonym: p, Erased: c, ErasedAt: now}
+	if prev != nil && prev.done && c.Total() == 0 {
+		res.AlreadyErased, res.ErasedAt = true, prev.erasedAt
 		return res, nil
 	}
 	if e.pub != nil {
@@ -172,7 +176,7 @@ func (e *Eraser) Erase(ctx context.Context, customerID string) (*Result, error) 
 		}
 	}
 	item, err := attributevalue.MarshalMap(map[string]any{
-		"customer_id": p, "sk": TombstoneSK, "erased_at": now.Format(time.RFC3339), "counts": c,
+		"customer_id": p, "sk": TombstoneSK, "status": statusErased, "erased_at": now.Format(time.RFC3339), "counts": c,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("marshal erasure record: %w", err)
@@ -183,16 +187,41 @@ func (e *Eraser) Erase(ctx context.Context, customerID string) (*Result, error) 
 	return res, nil
 }
 
-func (e *Eraser) tombstone(ctx context.Context, p string) (*time.Time, error) {
-	out, err := e.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(e.t.Customers), Key: key("customer_id", p, "sk", TombstoneSK), ConsistentRead: aws.Bool(true)})
+// The erasure record's status: begun (before anything is erased) or finished.
+const (
+	statusErasing = "erasing"
+	statusErased  = "erased"
+)
+
+type record struct {
+	done     bool
+	erasedAt time.Time
+}
+
+// begin writes the erasure record as begun unless there is one, and returns the one there was
+// (nil: none). Written before anything is erased, it lets a retry after a crash between the
+// erasing and the finishing (the event, the record) finish it rather than, finding nothing of
+// the customer any more, answer 404.
+func (e *Eraser) begin(ctx context.Context, p string, now time.Time) (*record, error) {
+	item, err := attributevalue.MarshalMap(map[string]any{
+		"customer_id": p, "sk": TombstoneSK, "status": statusErasing, "started_at": now.Format(time.RFC3339),
+	})
 	if err != nil {
-		return nil, fmt.Errorf("get erasure record: %w", err)
+		return nil, fmt.Errorf("marshal erasure record: %w", err)
 	}
-	if len(out.Item) == 0 {
-		return nil, nil
+	_, err = e.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(e.t.Customers), Item: item,
+		ConditionExpression: aws.String("attribute_not_exists(sk)"), ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		// An erased record from before the status existed has erased_at and no status.
+		r := &record{done: str(ccf.Item, "status") != statusErasing}
+		r.erasedAt, _ = time.Parse(time.RFC3339, str(ccf.Item, "erased_at"))
+		return r, nil
 	}
-	at, _ := time.Parse(time.RFC3339, str(out.Item, "erased_at"))
-	return &at, nil
+	if err != nil {
+		return nil, fmt.Errorf("begin the erasure record: %w", err)
+	}
+	return nil, nil
 }
 
 // ---- partitions keyed by the customer id
