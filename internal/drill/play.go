@@ -403,9 +403,7 @@ func (p *Player) until(ctx context.Context, what string, cond func() (bool, erro
 
 func (p *Player) referralStatus(ctx context.Context, order string) (string, error) {
 	out, err := p.Stack.DynamoDB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(p.Stack.Resources["ReferralsTable"]),
-		Key: map[string]ddbtypes.AttributeValue{
-			"pk": &ddbtypes.AttributeValueMemberS{Value: "REF#" + referral.ReferralID(order)},
-			"sk": &ddbtypes.AttributeValueMemberS{Value: "REF"}},
+		Key:            referralKey(order),
 		ConsistentRead: aws.Bool(true), ProjectionExpression: aws.String("#s"), ExpressionAttributeNames: map[string]string{"#s": "status"}})
 	if err != nil {
 		return "", err
@@ -416,12 +414,17 @@ func (p *Player) referralStatus(ctx context.Context, order string) (string, erro
 	return "", nil
 }
 
+// referralKey is the key of the referral of an order (referralstore's REF# item).
+func referralKey(order string) map[string]ddbtypes.AttributeValue {
+	return map[string]ddbtypes.AttributeValue{
+		"pk": &ddbtypes.AttributeValueMemberS{Value: "REF#" + referral.ReferralID(order)},
+		"sk": &ddbtypes.AttributeValueMemberS{Value: "REF"}}
+}
+
 // endHold moves a pending referral's release time into the past.
 func (p *Player) endHold(ctx context.Context, order string) error {
 	_, err := p.Stack.DynamoDB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(p.Stack.Resources["ReferralsTable"]),
-		Key: map[string]ddbtypes.AttributeValue{
-			"pk": &ddbtypes.AttributeValueMemberS{Value: "REF#" + referral.ReferralID(order)},
-			"sk": &ddbtypes.AttributeValueMemberS{Value: "REF"}},
+		Key:                      referralKey(order),
 		UpdateExpression:         aws.String("SET release_at = :t"),
 		ConditionExpression:      aws.String("#s = :pending"),
 		ExpressionAttributeNames: map[string]string{"#s": "status"},
