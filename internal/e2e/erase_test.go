@@ -16,7 +16,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/referral-engine/referral-engine/internal/erase"
 	"github.com/referral-engine/referral-engine/internal/referral"
@@ -209,42 +208,6 @@ func TestEraseCustomer(t *testing.T) {
 	if r := call(t, http.MethodDelete, fmt.Sprintf("/v1/customers/gdpr-nobody-%d", n), nil, stack.APIKey); r.Status != 404 {
 		t.Errorf("erase unknown: %d %s", r.Status, r.Body)
 	}
-}
-
-// outboundEvent takes the outbound event with this id off the OutboundQueue (nil if absent);
-// every other message is put back.
-func outboundEvent(t *testing.T, id string) map[string]any {
-	t.Helper()
-	ctx := context.Background()
-	url := aws.String(stack.Resources["OutboundQueue"])
-	var others []*string
-	defer func() {
-		for _, h := range others {
-			_, _ = stack.SQS.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{QueueUrl: url, ReceiptHandle: h, VisibilityTimeout: 0})
-		}
-	}()
-	for empty := 0; empty < 3; {
-		out, err := stack.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: url, MaxNumberOfMessages: 10, VisibilityTimeout: 30})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(out.Messages) == 0 {
-			empty++
-			time.Sleep(200 * time.Millisecond)
-			continue
-		}
-		for _, m := range out.Messages {
-			var ev map[string]any
-			_ = json.Unmarshal([]byte(aws.ToString(m.Body)), &ev)
-			if ev["id"] != id {
-				others = append(others, m.ReceiptHandle)
-				continue
-			}
-			_, _ = stack.SQS.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: url, ReceiptHandle: m.ReceiptHandle})
-			return ev
-		}
-	}
-	return nil
 }
 
 func anyContains(items map[string][]string, sec string) bool {

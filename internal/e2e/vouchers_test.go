@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/referral-engine/referral-engine/internal/dynamostore"
 	"github.com/referral-engine/referral-engine/internal/voucher"
@@ -111,43 +110,17 @@ func vouchersOf(t *testing.T, id string) []voucherView {
 func issuedEvents(t *testing.T, codes ...string) map[string]int {
 	t.Helper()
 	queueEmpty(t, "VoucherQueue")
-	ctx := context.Background()
-	url := aws.String(stack.Resources["OutboundQueue"])
 	want := map[string]bool{}
 	for _, c := range codes {
 		want["voucher.issued:"+c] = true
 	}
 	got := map[string]int{}
-	var others []*string
-	for empty := 0; empty < 3; {
-		out, err := stack.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: url, MaxNumberOfMessages: 10, VisibilityTimeout: 30})
-		if err != nil {
-			t.Fatal(err)
+	for _, ev := range takeOutbound(t, func(id string) bool { return want[id] }, 0) {
+		data, _ := ev["data"].(map[string]any)
+		if ev["type"] != "voucher.issued" || data["code"] == nil || data["share_url"] == nil {
+			t.Errorf("event %v", ev)
 		}
-		if len(out.Messages) == 0 {
-			empty++
-			time.Sleep(200 * time.Millisecond)
-			continue
-		}
-		for _, m := range out.Messages {
-			var ev struct {
-				ID, Type string
-				Data     map[string]any
-			}
-			_ = json.Unmarshal([]byte(aws.ToString(m.Body)), &ev)
-			if !want[ev.ID] {
-				others = append(others, m.ReceiptHandle)
-				continue
-			}
-			if ev.Type != "voucher.issued" || ev.Data["code"] == nil || ev.Data["share_url"] == nil {
-				t.Errorf("event %s", aws.ToString(m.Body))
-			}
-			got[strings.TrimPrefix(ev.ID, "voucher.issued:")]++
-			_, _ = stack.SQS.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: url, ReceiptHandle: m.ReceiptHandle})
-		}
-	}
-	for _, h := range others {
-		_, _ = stack.SQS.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{QueueUrl: url, ReceiptHandle: h, VisibilityTimeout: 0})
+		got[strings.TrimPrefix(ev["id"].(string), "voucher.issued:")]++
 	}
 	return got
 }
