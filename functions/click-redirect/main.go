@@ -44,6 +44,7 @@ func wire(ctx context.Context, log *slog.Logger) (*httpapi.Router, error) {
 	if err != nil {
 		return nil, err
 	}
+	sq := sqsqueue.NewClient(clients.Env)
 	vouchers, err := voucherstore.New(clients.DynamoDB, vouchersTable)
 	if err != nil {
 		return nil, err
@@ -52,7 +53,7 @@ func wire(ctx context.Context, log *slog.Logger) (*httpapi.Router, error) {
 	if err != nil {
 		return nil, err
 	}
-	queue, err := sqsqueue.New(clients.SQS, rescoreQueue)
+	queue, err := sqsqueue.New(sq, rescoreQueue)
 	if err != nil {
 		return nil, err
 	}

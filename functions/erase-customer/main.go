@@ -35,11 +35,12 @@ func main() {
 		if err != nil {
 			return nil, err
 		}
+		sq := sqsqueue.NewClient(clients.Env)
 		eraser, err := erase.New(clients.DynamoDB, tables, salt, time.Now)
 		if err != nil {
 			return nil, err
 		}
-		q, err := sqsqueue.New(clients.SQS, outQueue)
+		q, err := sqsqueue.New(sq, outQueue)
 		if err != nil {
 			return nil, err
 		}

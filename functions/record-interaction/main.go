@@ -32,11 +32,12 @@ func wire(ctx context.Context, log *slog.Logger) (*httpapi.Router, error) {
 	if err != nil {
 		return nil, err
 	}
+	sq := sqsqueue.NewClient(clients.Env)
 	store, err := dynamostore.NewInteractions(clients.DynamoDB, interactionsTable)
 	if err != nil {
 		return nil, err
 	}
-	queue, err := sqsqueue.New(clients.SQS, queueURL)
+	queue, err := sqsqueue.New(sq, queueURL)
 	if err != nil {
 		return nil, err
 	}
@@ -45,7 +46,7 @@ func wire(ctx context.Context, log *slog.Logger) (*httpapi.Router, error) {
 		return nil, err
 	}
 	if redeemURL != "" {
-		redeem, err := sqsqueue.New(clients.SQS, redeemURL)
+		redeem, err := sqsqueue.New(sq, redeemURL)
 		if err != nil {
 			return nil, err
 		}

@@ -50,6 +50,7 @@ func wire(ctx context.Context, log *slog.Logger) (*consumer.Rescore, error) {
 	if err != nil {
 		return nil, err
 	}
+	sq := sqsqueue.NewClient(clients.Env)
 	profiles, err := dynamostore.NewCustomers(clients.DynamoDB, customersTable)
 	if err != nil {
 		return nil, err
@@ -58,7 +59,7 @@ func wire(ctx context.Context, log *slog.Logger) (*consumer.Rescore, error) {
 	if err != nil {
 		return nil, err
 	}
-	outQueue, err := sqsqueue.New(clients.SQS, outboundURL)
+	outQueue, err := sqsqueue.New(sq, outboundURL)
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +67,7 @@ func wire(ctx context.Context, log *slog.Logger) (*consumer.Rescore, error) {
 	if err != nil {
 		return nil, err
 	}
-	vouchers, err := sqsqueue.New(clients.SQS, voucherURL)
+	vouchers, err := sqsqueue.New(sq, voucherURL)
 	if err != nil {
 		return nil, err
 	}

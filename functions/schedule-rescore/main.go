@@ -47,11 +47,12 @@ func wire(ctx context.Context) (*schedule.Fanout, error) {
 	if err != nil {
 		return nil, err
 	}
+	sq := sqsqueue.NewClient(clients.Env)
 	customers, err := dynamostore.NewCustomers(clients.DynamoDB, customersTable)
 	if err != nil {
 		return nil, err
 	}
-	queue, err := sqsqueue.New(clients.SQS, queueURL)
+	queue, err := sqsqueue.New(sq, queueURL)
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,5 @@
-// Package awsclient builds the SDK clients every function shares, once per cold start, from the
+// Package awsclient builds the DynamoDB client every function shares (and the environment
+// sqsqueue.NewClient builds the SQS client from), once per cold start, from the
 // environment Lambda gives the process (see FromEnv). Endpoints come from the SDK's standard
 // variables (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_SQS), so one binary
 // runs on AWS, LocalStack and the local emulators.
@@ -16,16 +17,16 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/referral-engine/referral-engine/internal/meter"
 )
 
-// Clients holds the SDK clients a function needs.
+// Clients holds the DynamoDB client every function needs and the environment it was built from.
+// The SQS client is built from Env by sqsqueue.NewClient, in the functions that send: linking
+// the SQS package costs its package init in every cold start (bench-coldstart).
 type Clients struct {
-	Config   aws.Config
+	Env      Env
 	DynamoDB *dynamodb.Client
-	SQS      *sqs.Client
 }
 
 // Load builds the clients from the process environment (FromEnv). It does no I/O: the context
@@ -38,30 +39,19 @@ func Load(_ context.Context) (*Clients, error) {
 	return New(env), nil
 }
 
-// New builds the clients from an already read environment. The endpoint options come before
-// DynamoDBOptions, which looks at the endpoint they set.
+// New builds the clients from an already read environment. The endpoint option comes before
+// DynamoDBOptions, which looks at the endpoint it sets.
 func New(env Env) *Clients {
 	ddbEndpoint := func(o *dynamodb.Options) {
 		if env.DynamoDBEndpoint != "" {
 			o.BaseEndpoint = aws.String(env.DynamoDBEndpoint)
 		}
 	}
-	sqsEndpoint := func(o *sqs.Options) {
-		if env.SQSEndpoint != "" {
-			o.BaseEndpoint = aws.String(env.SQSEndpoint)
-		}
-	}
 	ddbOpts := []func(*dynamodb.Options){ddbEndpoint, DynamoDBOptions, meter.DynamoDBOption}
-	sqsOpts := []func(*sqs.Options){sqsEndpoint, meter.SQSOption}
 	if meter.AuditOn() { // local tests only: which calls the template's policies must allow
 		ddbOpts = append(ddbOpts, meter.DynamoDBAudit)
-		sqsOpts = append(sqsOpts, meter.SQSAudit)
 	}
-	return &Clients{
-		Config:   env.Config,
-		DynamoDB: dynamodb.NewFromConfig(env.Config, ddbOpts...),
-		SQS:      sqs.NewFromConfig(env.Config, sqsOpts...),
-	}
+	return &Clients{Env: env, DynamoDB: dynamodb.NewFromConfig(env.Config, ddbOpts...)}
 }
 
 // DynamoDBOptions turns off the CRC32 response check against local endpoints only: DynamoDB

@@ -44,6 +44,7 @@ func Service(ctx context.Context, e *env.Reader, shareBase string, log *slog.Log
 	if err != nil {
 		return nil, nil, err
 	}
+	sq := sqsqueue.NewClient(clients.Env)
 	vouchers, err := voucherstore.New(clients.DynamoDB, vouchersTable, voucherstore.WithFunnel(statsTable))
 	if err != nil {
 		return nil, nil, err
@@ -52,11 +53,11 @@ func Service(ctx context.Context, e *env.Reader, shareBase string, log *slog.Log
 	if err != nil {
 		return nil, nil, err
 	}
-	queue, err := sqsqueue.New(clients.SQS, voucherQueue)
+	queue, err := sqsqueue.New(sq, voucherQueue)
 	if err != nil {
 		return nil, nil, err
 	}
-	out, err := sqsqueue.New(clients.SQS, outboundQueue)
+	out, err := sqsqueue.New(sq, outboundQueue)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -32,7 +32,7 @@ import (
 	"github.com/referral-engine/referral-engine/internal/apikey"
 	"github.com/referral-engine/referral-engine/internal/awsclient"
 	"github.com/referral-engine/referral-engine/internal/emulator"
-	"github.com/referral-engine/referral-engine/internal/meter"
+	"github.com/referral-engine/referral-engine/internal/sqsqueue"
 )
 
 // DefaultAPIKey is the local API key when LOCAL_API_KEY is not set.
@@ -294,7 +294,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		o.BaseEndpoint = aws.String(s.DynamoDBEndpoint)
 	}, awsclient.DynamoDBOptions)
 	// Metered like the functions' clients: on AWS the event source mapping's polls are billed too.
-	s.SQS = sqs.NewFromConfig(awsCfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(s.SQSEndpoint) }, meter.SQSOption)
+	s.SQS = sqs.NewFromConfig(awsCfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(s.SQSEndpoint) }, sqsqueue.Metered)
 
 	progress("creating tables and queues")
 	if err := createTables(ctx, s.DynamoDB, m.tables, s.logger); err != nil {

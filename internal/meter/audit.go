@@ -4,11 +4,9 @@ import (
 	"context"
 	"log/slog"
 	"os"
-	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/smithy-go/middleware"
 )
 
@@ -28,27 +26,27 @@ func AuditOn() bool { return os.Getenv(AuditEnvVar) != "" }
 
 // DynamoDBAudit logs each distinct DynamoDB action and table (or index) once.
 func DynamoDBAudit(o *dynamodb.Options) {
-	o.APIOptions = append(o.APIOptions, auditMiddleware(dynamoDBAuditCalls))
+	o.APIOptions = append(o.APIOptions, Audit(dynamoDBAuditCalls))
 }
 
-// SQSAudit logs each distinct SQS action and queue once.
-func SQSAudit(o *sqs.Options) { o.APIOptions = append(o.APIOptions, auditMiddleware(sqsAuditCalls)) }
-
-// call is an IAM action on a resource ("table/<name>", "table/<name>/index/<index>",
+// Call is an IAM action on a resource ("table/<name>", "table/<name>/index/<index>",
 // "queue/<name>"; "*" when the call names none).
-type call struct{ action, resource string }
+type Call struct{ Action, Resource string }
 
-func auditMiddleware(calls func(op string, params any) []call) func(*middleware.Stack) error {
+// Audit is a client API option that logs each distinct call once, as calls names them from the
+// operation and its input. The SQS client's lives with it (sqsqueue), so that this package
+// does not link the SQS package.
+func Audit(calls func(op string, params any) []Call) func(*middleware.Stack) error {
 	return func(s *middleware.Stack) error {
 		return s.Initialize.Add(middleware.InitializeMiddlewareFunc("audit", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 			for _, c := range calls(middleware.GetOperationName(ctx), in.Parameters) {
-				key := c.action + " " + c.resource
+				key := c.Action + " " + c.Resource
 				auditMu.Lock()
 				first := !auditSeen[key]
 				auditSeen[key] = true
 				auditMu.Unlock()
 				if first {
-					slog.Default().Info("aws call", "action", c.action, "resource", c.resource)
+					slog.Default().Info("aws call", "action", c.Action, "resource", c.Resource)
 				}
 			}
 			return next.HandleInitialize(ctx, in)
@@ -68,8 +66,8 @@ func table(name, index *string) string {
 
 // dynamoDBAuditCalls names the IAM actions a call needs: a transaction needs the action of each of
 // its items on that item's table (there is no TransactWriteItems action).
-func dynamoDBAuditCalls(op string, params any) []call {
-	one := func(r string) []call { return []call{{"dynamodb:" + op, r}} }
+func dynamoDBAuditCalls(op string, params any) []Call {
+	one := func(r string) []Call { return []Call{{"dynamodb:" + op, r}} }
 	switch p := params.(type) {
 	case *dynamodb.GetItemInput:
 		return one(table(p.TableName, nil))
@@ -84,66 +82,40 @@ func dynamoDBAuditCalls(op string, params any) []call {
 	case *dynamodb.ScanInput:
 		return one(table(p.TableName, p.IndexName))
 	case *dynamodb.BatchGetItemInput:
-		var out []call
+		var out []Call
 		for t := range p.RequestItems {
-			out = append(out, call{"dynamodb:BatchGetItem", table(&t, nil)})
+			out = append(out, Call{"dynamodb:BatchGetItem", table(&t, nil)})
 		}
 		return out
 	case *dynamodb.BatchWriteItemInput:
-		var out []call
+		var out []Call
 		for t := range p.RequestItems {
-			out = append(out, call{"dynamodb:BatchWriteItem", table(&t, nil)})
+			out = append(out, Call{"dynamodb:BatchWriteItem", table(&t, nil)})
 		}
 		return out
 	case *dynamodb.TransactWriteItemsInput:
-		var out []call
+		var out []Call
 		for _, it := range p.TransactItems {
 			switch {
 			case it.Put != nil:
-				out = append(out, call{"dynamodb:PutItem", table(it.Put.TableName, nil)})
+				out = append(out, Call{"dynamodb:PutItem", table(it.Put.TableName, nil)})
 			case it.Update != nil:
-				out = append(out, call{"dynamodb:UpdateItem", table(it.Update.TableName, nil)})
+				out = append(out, Call{"dynamodb:UpdateItem", table(it.Update.TableName, nil)})
 			case it.Delete != nil:
-				out = append(out, call{"dynamodb:DeleteItem", table(it.Delete.TableName, nil)})
+				out = append(out, Call{"dynamodb:DeleteItem", table(it.Delete.TableName, nil)})
 			case it.ConditionCheck != nil:
-				out = append(out, call{"dynamodb:ConditionCheckItem", table(it.ConditionCheck.TableName, nil)})
+				out = append(out, Call{"dynamodb:ConditionCheckItem", table(it.ConditionCheck.TableName, nil)})
 			}
 		}
 		return out
 	case *dynamodb.TransactGetItemsInput:
-		var out []call
+		var out []Call
 		for _, it := range p.TransactItems {
 			if it.Get != nil {
-				out = append(out, call{"dynamodb:GetItem", table(it.Get.TableName, nil)})
+				out = append(out, Call{"dynamodb:GetItem", table(it.Get.TableName, nil)})
 			}
 		}
 		return out
 	}
 	return one("*")
-}
-
-// sqsAuditCalls: the batch APIs are authorised by their single-message actions.
-func sqsAuditCalls(op string, params any) []call {
-	var url *string
-	switch p := params.(type) {
-	case *sqs.SendMessageInput:
-		url = p.QueueUrl
-	case *sqs.SendMessageBatchInput:
-		url, op = p.QueueUrl, "SendMessage"
-	case *sqs.ReceiveMessageInput:
-		url = p.QueueUrl
-	case *sqs.DeleteMessageInput:
-		url = p.QueueUrl
-	case *sqs.DeleteMessageBatchInput:
-		url, op = p.QueueUrl, "DeleteMessage"
-	case *sqs.GetQueueAttributesInput:
-		url = p.QueueUrl
-	case *sqs.ChangeMessageVisibilityInput:
-		url = p.QueueUrl
-	}
-	r := "*"
-	if url != nil {
-		r = "queue/" + (*url)[strings.LastIndexByte(*url, '/')+1:]
-	}
-	return []call{{"sqs:" + op, r}}
 }

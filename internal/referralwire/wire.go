@@ -66,6 +66,7 @@ func Load(ctx context.Context, log *slog.Logger, needs Needs) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	sq := sqsqueue.NewClient(clients.Env)
 	store, err := referralstore.New(clients.DynamoDB, tables)
 	if err != nil {
 		return nil, err
@@ -74,7 +75,7 @@ func Load(ctx context.Context, log *slog.Logger, needs Needs) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	rescore, err := sqsqueue.New(clients.SQS, rescoreURL)
+	rescore, err := sqsqueue.New(sq, rescoreURL)
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +83,7 @@ func Load(ctx context.Context, log *slog.Logger, needs Needs) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, err := sqsqueue.New(clients.SQS, outboundURL)
+	out, err := sqsqueue.New(sq, outboundURL)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +98,7 @@ func Load(ctx context.Context, log *slog.Logger, needs Needs) (*App, error) {
 		}
 	}
 	if needs.Grants {
-		if deps.Grants, err = sqsqueue.New(clients.SQS, grantURL); err != nil {
+		if deps.Grants, err = sqsqueue.New(sq, grantURL); err != nil {
 			return nil, err
 		}
 	}

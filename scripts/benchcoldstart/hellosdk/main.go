@@ -10,15 +10,17 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/referral-engine/referral-engine/internal/awsclient"
+	"github.com/referral-engine/referral-engine/internal/sqsqueue"
 )
 
 func main() {
 	c, err := awsclient.Load(context.Background())
+	sq := sqsqueue.NewClient(c.Env)
 	if err != nil {
 		os.Exit(1)
 	}
 	lambda.Start(func(ctx context.Context, in map[string]any) (string, error) {
-		_, _ = c.DynamoDB, c.SQS
+		_, _ = c.DynamoDB, sq
 		return "hello", nil
 	})
 }
