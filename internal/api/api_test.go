@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/referral-engine/referral-engine/internal/dynamostore"
 	"github.com/referral-engine/referral-engine/internal/httpapi"
 	"github.com/referral-engine/referral-engine/internal/ingest"
+	"github.com/referral-engine/referral-engine/internal/ingest/ingesttest"
 	"github.com/referral-engine/referral-engine/internal/interaction"
 	"github.com/referral-engine/referral-engine/internal/referral"
 	"github.com/referral-engine/referral-engine/internal/scoring"
@@ -24,22 +24,6 @@ import (
 
 // keys accepts "local-dev-key" with every scope and "ingest-only" with ingest.
 var keys = apikeytest.Checker{"local-dev-key": apikey.AllScopes, "ingest-only": {apikey.ScopeIngest}}
-
-type memStore struct {
-	mu   sync.Mutex
-	seen map[string]bool
-}
-
-func (m *memStore) PutNew(_ context.Context, in interaction.Interaction, _ time.Time) (ingest.Stored, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	k := in.CustomerID + "/" + in.EventID
-	if m.seen[k] {
-		return ingest.DuplicateApplied, nil
-	}
-	m.seen[k] = true
-	return ingest.Created, nil
-}
 
 type memQueue struct{ envs []interaction.Envelope }
 
@@ -66,7 +50,7 @@ type errBody struct {
 }
 
 func TestIngestRoute(t *testing.T) {
-	store, queue := &memStore{seen: map[string]bool{}}, &memQueue{}
+	store, queue := &ingesttest.Store{}, &memQueue{}
 	svc, _ := ingest.New(store, queue, 400*24*time.Hour, func() time.Time { return time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC) })
 	r := httpapi.NewRouter(keys, nil)
 	RegisterIngest(r, svc)
@@ -92,7 +76,7 @@ func TestIngestRoute(t *testing.T) {
 			if tc.key != nil {
 				req.Headers["x-api-key"] = *tc.key
 			}
-			before := len(store.seen)
+			before := store.Len()
 			resp, err := r.Serve(context.Background(), req)
 			if err != nil {
 				t.Fatal(err)
@@ -105,8 +89,8 @@ func TestIngestRoute(t *testing.T) {
 				if err := json.Unmarshal([]byte(resp.Body), &eb); err != nil || eb.Error.Field != tc.wantField {
 					t.Errorf("error body %s, want field %s", resp.Body, tc.wantField)
 				}
-				if len(store.seen) != before {
-					t.Errorf("a refused request stored %d interactions", len(store.seen)-before)
+				if store.Len() != before {
+					t.Errorf("a refused request stored %d interactions", store.Len()-before)
 				}
 			}
 			if tc.wantBody != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/referral-engine/referral-engine/internal/httpapi"
 	"github.com/referral-engine/referral-engine/internal/ingest"
+	"github.com/referral-engine/referral-engine/internal/ingest/ingesttest"
 	"github.com/referral-engine/referral-engine/internal/metrics"
 )
 
@@ -20,7 +21,7 @@ func TestIngestMetrics(t *testing.T) {
 	prev := metrics.SetDefault(metrics.New(&buf, "re-RecordInteractionFunction", nil))
 	defer metrics.SetDefault(prev)
 
-	svc, _ := ingest.New(&memStore{seen: map[string]bool{}}, &memQueue{}, 400*24*time.Hour, func() time.Time { return time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC) })
+	svc, _ := ingest.New(&ingesttest.Store{}, &memQueue{}, 400*24*time.Hour, func() time.Time { return time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC) })
 	r := httpapi.NewRouter(keys, nil)
 	RegisterIngest(r, svc)
 	for _, step := range []struct{ event, key string }{

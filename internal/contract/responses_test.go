@@ -11,7 +11,6 @@ import (
 	"os"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,6 +27,7 @@ import (
 	"github.com/referral-engine/referral-engine/internal/funnel"
 	"github.com/referral-engine/referral-engine/internal/httpapi"
 	"github.com/referral-engine/referral-engine/internal/ingest"
+	"github.com/referral-engine/referral-engine/internal/ingest/ingesttest"
 	"github.com/referral-engine/referral-engine/internal/interaction"
 	"github.com/referral-engine/referral-engine/internal/issue"
 	"github.com/referral-engine/referral-engine/internal/ledger"
@@ -46,22 +46,6 @@ var keys = apikeytest.Checker{
 	"admin-key":  apikey.AllScopes,
 	"ingest-key": {apikey.ScopeIngest},
 	"read-key":   {apikey.ScopeRead},
-}
-
-type memStore struct {
-	mu   sync.Mutex
-	seen map[string]bool
-}
-
-func (m *memStore) PutNew(_ context.Context, in interaction.Interaction, _ time.Time) (ingest.Stored, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	k := in.CustomerID + "/" + in.EventID
-	if m.seen[k] {
-		return ingest.DuplicateApplied, nil
-	}
-	m.seen[k] = true
-	return ingest.Created, nil
 }
 
 type memQueue struct{}
@@ -240,7 +224,7 @@ func apiRouter(t *testing.T, c customersFake) *httpapi.Router {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := ingest.New(&memStore{seen: map[string]bool{}}, memQueue{}, 400*24*time.Hour, func() time.Time { return now })
+	svc, err := ingest.New(&ingesttest.Store{}, memQueue{}, 400*24*time.Hour, func() time.Time { return now })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -341,6 +325,7 @@ func TestResponsesMatchSpec(t *testing.T) {
 	calls := []call{
 		{"batch", "POST /v1/interactions", "/v1/interactions", "", nil, sampleBody(t, "requests/interactions-batch.json"), "ingest-key", 202},
 		{"replayed single", "POST /v1/interactions", "/v1/interactions", "", nil, sampleBody(t, "requests/interaction-single.json"), "admin-key", 202},
+		{"event id reused", "POST /v1/interactions", "/v1/interactions", "", nil, `{"event_id": "evt-anna-0009", "customer_id": "cust-anna", "type": "loyalty_join", "occurred_at": "2026-10-20T11:00:00Z", "properties": {"program_id": "gold"}}`, "ingest-key", 409},
 		{"bad item", "POST /v1/interactions", "/v1/interactions", "", nil, sampleBody(t, "requests/interactions-invalid.json"), "ingest-key", 400},
 		{"not JSON", "POST /v1/interactions", "/v1/interactions", "", nil, `{`, "ingest-key", 400},
 		{"101 interactions", "POST /v1/interactions", "/v1/interactions", "", nil, bigBatch(101), "ingest-key", 413},

@@ -199,6 +199,9 @@ var volatile = map[string]map[string]bool{
 	// lse: the last interaction, and the referral clicks, signups and successes the system
 	// records occur at processing time.
 	"CustomersTable": set("v", "pend", "upd", "at", "nr", "rv_at", "lse", "lca", "lra", "rba", "slc", "slr", "sw"),
+	// fp: the content fingerprint hashes what is compared already, including the referral codes
+	// (random per run) and the processing-time stamps of the system's own records.
+	"InteractionsTable": set("fp"),
 }
 
 func set(names ...string) map[string]bool {

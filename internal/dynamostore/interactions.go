@@ -43,29 +43,32 @@ type interactionItem struct {
 	ReceivedAt time.Time        `dynamodbav:"received_at"`
 	ExpiresAt  time.Time        `dynamodbav:"expires_at,unixtime"`
 	AppliedAt  *time.Time       `dynamodbav:"applied_at,omitempty"`
+	// Fingerprint is interaction.Fingerprint: a replay of the event_id with other content is
+	// a conflict, told from the item a failed condition returns, at no extra read.
+	Fingerprint string `dynamodbav:"fp,omitempty"`
 }
 
 var notExists = expression.AttributeNotExists(expression.Name("event_id"))
 
 // PutNew implements ingest.Store with one conditional PutItem.
-func (s *Interactions) PutNew(ctx context.Context, in interaction.Interaction, expiresAt time.Time) (ingest.Stored, error) {
+func (s *Interactions) PutNew(ctx context.Context, in interaction.Interaction, expiresAt time.Time) (ingest.Found, error) {
 	props, err := attributevalue.MarshalWithOptions(in.Properties, jsonTags)
 	if err != nil {
-		return 0, fmt.Errorf("marshal interaction %s properties: %w", in.EventID, err)
+		return ingest.Found{}, fmt.Errorf("marshal interaction %s properties: %w", in.EventID, err)
 	}
 	item, err := attributevalue.MarshalMap(interactionItem{
 		CustomerID: in.CustomerID, EventID: in.EventID, Type: in.Type, OccurredAt: in.OccurredAt,
-		ReceivedAt: time.Now().UTC(), ExpiresAt: expiresAt,
+		ReceivedAt: time.Now().UTC(), ExpiresAt: expiresAt, Fingerprint: in.Fingerprint(),
 	})
 	if err != nil {
-		return 0, fmt.Errorf("marshal interaction %s: %w", in.EventID, err)
+		return ingest.Found{}, fmt.Errorf("marshal interaction %s: %w", in.EventID, err)
 	}
 	// Set as is: a types.AttributeValue struct field would be marshalled as a struct
 	// ({"Value": {...}} at every level), not as the map it holds.
 	item["properties"] = props
 	cond, err := expression.NewBuilder().WithCondition(notExists).Build()
 	if err != nil {
-		return 0, err
+		return ingest.Found{}, err
 	}
 	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                           aws.String(s.table),
@@ -75,15 +78,38 @@ func (s *Interactions) PutNew(ctx context.Context, in interaction.Interaction, e
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	if err == nil {
-		return ingest.Created, nil
+		return ingest.Found{Stored: ingest.Created}, nil
 	}
 	if ccf, ok := errors.AsType[*types.ConditionalCheckFailedException](err); ok {
+		f := ingest.Found{Stored: ingest.DuplicatePending}
 		if _, applied := ccf.Item["applied_at"]; applied {
-			return ingest.DuplicateApplied, nil
+			f.Stored = ingest.DuplicateApplied
 		}
-		return ingest.DuplicatePending, nil
+		if fp, ok := ccf.Item["fp"].(*types.AttributeValueMemberS); ok {
+			f.Fingerprint = fp.Value
+		}
+		return f, nil
 	}
-	return 0, fmt.Errorf("put interaction %s/%s: %w", in.CustomerID, in.EventID, err)
+	return ingest.Found{}, fmt.Errorf("put interaction %s/%s: %w", in.CustomerID, in.EventID, err)
+}
+
+// Remove implements ingest.Store: one DeleteItem, conditional on the item being the one in
+// (its fingerprint) and not applied; otherwise it is left alone.
+func (s *Interactions) Remove(ctx context.Context, in interaction.Interaction) error {
+	cond := expression.AttributeNotExists(expression.Name("applied_at")).
+		And(expression.Name("fp").Equal(expression.Value(in.Fingerprint())))
+	expr, err := expression.NewBuilder().WithCondition(cond).Build()
+	if err != nil {
+		return err
+	}
+	_, err = s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName: aws.String(s.table), Key: s.key(in.CustomerID, in.EventID),
+		ConditionExpression: expr.Condition(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+	})
+	if err != nil && !isConditionFailed(err) {
+		return fmt.Errorf("remove interaction %s/%s: %w", in.CustomerID, in.EventID, err)
+	}
+	return nil
 }
 
 // jsonTags stores properties under their API names, omitting those the type does not have.

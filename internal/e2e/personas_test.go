@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -32,6 +33,10 @@ type persona struct {
 	} `json:"expect"`
 }
 
+// personaClock is the time the fixtures' clock moves to, the same for every test that loads
+// them, so that a reload replays the very same interactions (a re-stamped event_id is a 409).
+var personaClock = sync.OnceValue(func() time.Time { return time.Now().UTC().Truncate(time.Second) })
+
 // Every persona of events/scenarios goes through the real chain (API → record-interaction →
 // SQS → rescore-customer → DynamoDB → read API) and lands where the domain texts say. The
 // fixtures' clock is moved to now, so ages are as the fixture means them.
@@ -54,7 +59,7 @@ func TestPersonasEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := time.Now().UTC().Truncate(time.Second)
+	now := personaClock()
 	type pending struct {
 		p        persona
 		customer string

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/referral-engine/referral-engine/internal/apperr"
 	"github.com/referral-engine/referral-engine/internal/interaction"
 )
 
@@ -26,10 +27,22 @@ const (
 	DuplicateApplied
 )
 
+// Found is what PutNew found.
+type Found struct {
+	Stored Stored
+	// Fingerprint is the stored interaction's (interaction.Fingerprint) for a duplicate, ""
+	// when it was stored without one (nothing to compare).
+	Fingerprint string
+}
+
 // Store keeps raw interactions.
 type Store interface {
-	// PutNew stores in unless an interaction with its customer and event id exists.
-	PutNew(ctx context.Context, in interaction.Interaction, expiresAt time.Time) (Stored, error)
+	// PutNew stores in, with its fingerprint, unless an interaction with its customer and event
+	// id exists.
+	PutNew(ctx context.Context, in interaction.Interaction, expiresAt time.Time) (Found, error)
+	// Remove deletes in, which this request created, unless it was applied meanwhile or is not
+	// the content this request stored: a refused request leaves nothing stored.
+	Remove(ctx context.Context, in interaction.Interaction) error
 }
 
 // Queue hands interactions to the rescoring step.
@@ -82,34 +95,48 @@ func (s *Service) WithReferrals(q Queue) *Service {
 }
 
 // Record validates body whole (a bad item refuses all, storing nothing), then stores and
-// enqueues. An error after validation leaves the request safe to retry.
+// enqueues. An event_id already recorded for the customer with other content (type, occurred_at
+// or properties) refuses the request with a 409 naming it, leaving nothing stored. An error
+// after validation leaves the request safe to retry.
 func (s *Service) Record(ctx context.Context, body []byte) (Result, error) {
 	now := s.now()
-	ins, err := interaction.Parse(body, now)
+	req, err := interaction.ParseRequest(body, now)
 	if err != nil {
 		return Result{}, err
 	}
-	return s.RecordParsed(ctx, ins, now)
+	return s.record(ctx, req.Items, now, req.Field)
 }
 
-// RecordParsed stores and enqueues already validated interactions.
+// RecordParsed stores and enqueues already validated interactions from the system itself (the
+// referral lifecycle, clicks): a duplicate is a duplicate whatever its content, as a retried
+// step may restamp what it records.
 func (s *Service) RecordParsed(ctx context.Context, ins []interaction.Interaction, now time.Time) (Result, error) {
-	// The same event twice in one batch is a duplicate of itself.
+	return s.record(ctx, ins, now, nil)
+}
+
+// record stores and enqueues ins; with field set (the API), it refuses reused event ids.
+func (s *Service) record(ctx context.Context, ins []interaction.Interaction, now time.Time, field func(i int, name string) string) (Result, error) {
+	// The same event twice in one batch is a duplicate of itself, or a conflict.
 	type key struct{ customer, event string }
-	seen := make(map[key]bool, len(ins))
+	seen := make(map[key]int, len(ins))
 	unique := ins[:0:0]
+	at := make([]int, 0, len(ins)) // unique[j] is ins[at[j]]
 	var res Result
-	for _, in := range ins {
+	for i, in := range ins {
 		k := key{in.CustomerID, in.EventID}
-		if seen[k] {
+		if first, ok := seen[k]; ok {
+			if field != nil && ins[first].Fingerprint() != in.Fingerprint() {
+				return Result{}, conflict(field(i, "event_id"), in, fmt.Sprintf("as item %d of this batch", first))
+			}
 			res.Duplicates++
 			continue
 		}
-		seen[k] = true
+		seen[k] = i
 		unique = append(unique, in)
+		at = append(at, i)
 	}
 
-	outcomes := make([]Stored, len(unique))
+	found := make([]Found, len(unique))
 	errs := make([]error, len(unique))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, parallelPuts)
@@ -118,12 +145,26 @@ func (s *Service) RecordParsed(ctx context.Context, ins []interaction.Interactio
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			outcomes[i], errs[i] = s.store.PutNew(ctx, in, s.expiry(in.OccurredAt, now))
+			found[i], errs[i] = s.store.PutNew(ctx, in, s.expiry(in.OccurredAt, now))
 		}()
 	}
 	wg.Wait()
+	if field != nil {
+		for j, in := range unique {
+			if errs[j] == nil && found[j].Stored != Created && found[j].Fingerprint != "" && found[j].Fingerprint != in.Fingerprint() {
+				if err := s.undo(ctx, unique, found, errs); err != nil {
+					return Result{}, err
+				}
+				return Result{}, conflict(field(at[j], "event_id"), in, "earlier")
+			}
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return Result{}, fmt.Errorf("store interactions: %w", err)
+	}
+	outcomes := make([]Stored, len(unique))
+	for i, f := range found {
+		outcomes[i] = f.Stored
 	}
 
 	var byCustomer []interaction.Envelope
@@ -165,6 +206,32 @@ func (s *Service) RecordParsed(ctx context.Context, ins []interaction.Interactio
 		}
 	}
 	return res, nil
+}
+
+// conflict is the 409 of an event id reused for other content.
+func conflict(field string, in interaction.Interaction, when string) error {
+	e := apperr.Conflict("event_id %q of customer %q was recorded %s with another type, occurred_at or properties; "+
+		"an event_id identifies one event (a replay must repeat it unchanged)", in.EventID, in.CustomerID, when)
+	e.Field = field
+	return e
+}
+
+// undo removes what a refused request created, so that it leaves nothing stored; an error
+// means the request must be retried (it would be refused again, and undo again).
+func (s *Service) undo(ctx context.Context, unique []interaction.Interaction, found []Found, errs []error) error {
+	var wg sync.WaitGroup
+	undoErrs := make([]error, len(unique))
+	for i, in := range unique {
+		if errs[i] != nil || found[i].Stored != Created {
+			continue
+		}
+		wg.Go(func() { undoErrs[i] = s.store.Remove(ctx, in) })
+	}
+	wg.Wait()
+	if err := errors.Join(undoErrs...); err != nil {
+		return fmt.Errorf("remove the interactions of a refused request: %w", err)
+	}
+	return nil
 }
 
 // expiry keeps an interaction ttl after it occurred, and at least DedupWindow from now.

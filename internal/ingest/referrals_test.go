@@ -10,12 +10,17 @@ import (
 
 type memStore map[string]bool
 
-func (m memStore) PutNew(_ context.Context, in interaction.Interaction, _ time.Time) (Stored, error) {
+func (m memStore) PutNew(_ context.Context, in interaction.Interaction, _ time.Time) (Found, error) {
 	if m[in.EventID] {
-		return DuplicatePending, nil
+		return Found{Stored: DuplicatePending}, nil
 	}
 	m[in.EventID] = true
-	return Created, nil
+	return Found{Stored: Created}, nil
+}
+
+func (m memStore) Remove(_ context.Context, in interaction.Interaction) error {
+	delete(m, in.EventID)
+	return nil
 }
 
 type memQueue struct{ envs []interaction.Envelope }

@@ -110,62 +110,83 @@ func Types() []string {
 // {"interactions": [...]} with 1 to MaxBatch items. Any bad item refuses the whole body with
 // an *apperr.Error naming the field; now bounds occurred_at.
 func Parse(body []byte, now time.Time) ([]Interaction, error) {
+	r, err := ParseRequest(body, now)
+	return r.Items, err
+}
+
+// Request is a parsed POST /v1/interactions body.
+type Request struct {
+	Items []Interaction
+	Batch bool // the body was {"interactions": [...]}, not one interaction
+}
+
+// Field is the path of the field name of item i in the body, as errors name it:
+// "interactions[2].event_id" in a batch, "event_id" otherwise.
+func (r Request) Field(i int, name string) string {
+	if r.Batch {
+		return fmt.Sprintf("interactions[%d].%s", i, name)
+	}
+	return name
+}
+
+// ParseRequest is Parse, telling a batch from a single interaction.
+func ParseRequest(body []byte, now time.Time) (Request, error) {
 	if len(body) > MaxBody {
-		return nil, apperr.TooLarge("body", "request body is %d bytes; the limit is %d", len(body), MaxBody)
+		return Request{}, apperr.TooLarge("body", "request body is %d bytes; the limit is %d", len(body), MaxBody)
 	}
 	if !utf8.Valid(body) {
-		return nil, apperr.BadJSON("body", "request body is not valid UTF-8")
+		return Request{}, apperr.BadJSON("body", "request body is not valid UTF-8")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var root any
 	if err := dec.Decode(&root); err != nil {
-		return nil, apperr.BadJSON("body", "request body is not valid JSON: %v", err)
+		return Request{}, apperr.BadJSON("body", "request body is not valid JSON: %v", err)
 	}
 	if dec.More() {
-		return nil, apperr.BadJSON("body", "request body has data after the JSON value")
+		return Request{}, apperr.BadJSON("body", "request body has data after the JSON value")
 	}
 	obj, ok := root.(map[string]any)
 	if !ok {
-		return nil, apperr.BadJSON("body", "request body must be a JSON object")
+		return Request{}, apperr.BadJSON("body", "request body must be a JSON object")
 	}
 	raw, isBatch := obj["interactions"]
 	if !isBatch {
 		in, err := parseOne("", obj, now)
 		if err != nil {
-			return nil, err
+			return Request{}, err
 		}
-		return []Interaction{in}, nil
+		return Request{Items: []Interaction{in}}, nil
 	}
 	for k := range obj {
 		if k != "interactions" {
-			return nil, apperr.Invalid(k, "unknown field; a batch body holds only \"interactions\"")
+			return Request{}, apperr.Invalid(k, "unknown field; a batch body holds only \"interactions\"")
 		}
 	}
 	items, ok := raw.([]any)
 	if !ok {
-		return nil, apperr.Invalid("interactions", "must be an array")
+		return Request{}, apperr.Invalid("interactions", "must be an array")
 	}
 	if len(items) == 0 {
-		return nil, apperr.Invalid("interactions", "must hold at least one interaction")
+		return Request{}, apperr.Invalid("interactions", "must hold at least one interaction")
 	}
 	if len(items) > MaxBatch {
-		return nil, apperr.TooLarge("interactions", "holds %d interactions; the limit is %d", len(items), MaxBatch)
+		return Request{}, apperr.TooLarge("interactions", "holds %d interactions; the limit is %d", len(items), MaxBatch)
 	}
 	out := make([]Interaction, 0, len(items))
 	for i, item := range items {
 		prefix := fmt.Sprintf("interactions[%d].", i)
 		m, ok := item.(map[string]any)
 		if !ok {
-			return nil, apperr.Invalid(strings.TrimSuffix(prefix, "."), "must be an object")
+			return Request{}, apperr.Invalid(strings.TrimSuffix(prefix, "."), "must be an object")
 		}
 		in, err := parseOne(prefix, m, now)
 		if err != nil {
-			return nil, err
+			return Request{}, err
 		}
 		out = append(out, in)
 	}
-	return out, nil
+	return Request{Items: out, Batch: true}, nil
 }
 
 func parseOne(prefix string, m map[string]any, now time.Time) (Interaction, error) {
