@@ -15,9 +15,10 @@ import (
 	"github.com/referral-engine/referral-engine/internal/referral"
 )
 
-// Redeemer redeems referrals (referral.Service).
+// Redeemer redeems referrals and applies refunds (referral.Service).
 type Redeemer interface {
 	Redeem(ctx context.Context, r referral.Redemption) (referral.Answer, error)
+	RefundInteraction(ctx context.Context, in interaction.Interaction) (referral.RefundAnswer, error)
 }
 
 // Granter grants rewards (referral.Service).
@@ -26,7 +27,8 @@ type Granter interface {
 }
 
 // Redeem consumes the RedeemQueue: purchases recorded through POST /v1/interactions with a
-// referral_code. A refusal is final (logged, the message deleted); an error retries the message.
+// referral_code, and refunds (which void or reverse the order's referral reward when they refund
+// its total). A refusal is final (logged, the message deleted); an error retries the message.
 type Redeem struct {
 	svc Redeemer
 	log *slog.Logger
@@ -44,25 +46,36 @@ func NewRedeem(svc Redeemer, log *slog.Logger) *Redeem {
 func (h *Redeem) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 	start, used := time.Now(), meter.Snapshot()
 	var resp events.SQSEventResponse
-	redeemed, refused := 0, 0
+	var n counts
 	for _, m := range ev.Records {
-		err := h.one(ctx, m.Body, &redeemed, &refused)
+		err := h.one(ctx, m.Body, &n)
 		if err != nil {
 			h.log.ErrorContext(ctx, "redeem failed", "message_id", m.MessageId, "error", err.Error(),
 				"receive_count", m.Attributes["ApproximateReceiveCount"])
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
 		}
 	}
-	logBatch(ctx, h.log, start, used, len(ev.Records), len(resp.BatchItemFailures), "redeemed", redeemed, "refused", refused)
+	logBatch(ctx, h.log, start, used, len(ev.Records), len(resp.BatchItemFailures), "redeemed", n.redeemed, "refused", n.refused, "refunds", n.refunds)
 	return resp, nil
 }
 
-func (h *Redeem) one(ctx context.Context, body string, redeemed, refused *int) error {
+type counts struct{ redeemed, refused, refunds int }
+
+func (h *Redeem) one(ctx context.Context, body string, n *counts) error {
 	env, err := decode(body)
 	if err != nil {
 		return err
 	}
 	for _, in := range env.Interactions {
+		if in.Type == interaction.Refund {
+			ans, err := h.svc.RefundInteraction(ctx, in)
+			if err != nil {
+				return fmt.Errorf("refund order %s: %w", in.Properties.OrderID, err)
+			}
+			n.refunds++
+			h.log.InfoContext(ctx, "refund", "order_id", ans.OrderID, "referral_id", ans.ReferralID, "status", ans.Status)
+			continue
+		}
 		if in.Type != interaction.Purchase || in.Properties.ReferralCode == "" {
 			continue
 		}
@@ -72,14 +85,14 @@ func (h *Redeem) one(ctx context.Context, body string, redeemed, refused *int) e
 		}
 		ans, err := h.svc.Redeem(ctx, r)
 		if rf, ok := referral.AsRefusal(err); ok {
-			*refused++
+			n.refused++
 			h.log.InfoContext(ctx, "redemption refused", "order_id", r.OrderID, "code", r.Code, "reason", rf.Reason)
 			continue
 		}
 		if err != nil {
 			return fmt.Errorf("redeem order %s: %w", r.OrderID, err)
 		}
-		*redeemed++
+		n.redeemed++
 		h.log.InfoContext(ctx, "redeemed", "order_id", r.OrderID, "referral_id", ans.ReferralID)
 	}
 	return nil

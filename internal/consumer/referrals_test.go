@@ -10,12 +10,22 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/referral-engine/referral-engine/internal/httpapi"
+	"github.com/referral-engine/referral-engine/internal/interaction"
 	"github.com/referral-engine/referral-engine/internal/referral"
 )
 
 type fakeRedeemer struct {
-	got []referral.Redemption
-	err error
+	got     []referral.Redemption
+	refunds []string // order ids
+	err     error
+}
+
+func (f *fakeRedeemer) RefundInteraction(_ context.Context, in interaction.Interaction) (referral.RefundAnswer, error) {
+	f.refunds = append(f.refunds, in.Properties.OrderID)
+	if _, refusal := referral.AsRefusal(f.err); refusal { // refunds are never refused
+		return referral.RefundAnswer{OrderID: in.Properties.OrderID, Status: referral.Voided}, nil
+	}
+	return referral.RefundAnswer{OrderID: in.Properties.OrderID, Status: referral.Voided}, f.err
 }
 
 func (f *fakeRedeemer) Redeem(_ context.Context, r referral.Redemption) (referral.Answer, error) {
@@ -59,6 +69,9 @@ func TestRedeemFixtures(t *testing.T) {
 	if len(red.got) != 1 || red.got[0] != (referral.Redemption{Code: "ANNA-7KQ2XH", OrderID: "ord-9001", FriendCustomerID: "cust-marco", OrderTotal: 4900, Currency: "EUR"}) {
 		t.Errorf("redeemed %+v", red.got)
 	}
+	if len(red.refunds) != 1 || red.refunds[0] != "ord-9001" {
+		t.Errorf("refunds %v", red.refunds)
+	}
 	// A refusal is final: the message is not retried.
 	red.err = referral.Refuse(referral.NotFirstPurchase, "no")
 	out, _ = mux(context.Background(), fixture(t, "redeem-referral-sqs.json"))
@@ -68,7 +81,7 @@ func TestRedeemFixtures(t *testing.T) {
 	// An error is retried.
 	red.err = errors.New("dynamodb down")
 	out, _ = mux(context.Background(), fixture(t, "redeem-referral-sqs.json"))
-	if n := len(out.(events.SQSEventResponse).BatchItemFailures); n != 2 {
+	if n := len(out.(events.SQSEventResponse).BatchItemFailures); n != 3 {
 		t.Errorf("an error was not retried: %d failures", n)
 	}
 	for _, f := range []string{"redeem-referral.json", "refund-order.json"} {

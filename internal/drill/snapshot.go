@@ -195,7 +195,7 @@ func scan(ctx context.Context, st *localrun.Stack, logicalID string) ([]map[stri
 var volatile = map[string]map[string]bool{
 	"*": set("created_at", "updated_at", "received_at", "expires_at", "applied_at", "granted_at", "released_at",
 		"voided_at", "reversed_at", "redeemed_at", "release_at", "due_shard", "request_hash", "grant_day", "day", "at",
-		"published_at", "purge_at", "erased_at", "started_at"),
+		"published_at", "purge_at", "erased_at", "started_at", "refunded_at"),
 	// lse: the last interaction, and the referral clicks, signups and successes the system
 	// records occur at processing time.
 	"CustomersTable": set("v", "pend", "upd", "at", "nr", "rv_at", "lse", "lca", "lra", "rba", "slc", "slr", "sw"),

@@ -324,6 +324,10 @@ func TestReferralRefusalsStoreNothing(t *testing.T) {
 	if _, err := stack.DynamoDB.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String(stack.Resources["ReferralsTable"]), Item: capItem}); err != nil {
 		t.Fatal(err)
 	}
+	// An order refunded before its redemption.
+	if r := post(t, "/v1/orders/rf-o13/refunds", nil); r.Status != 200 {
+		t.Fatalf("refund: %d %s", r.Status, r.Body)
+	}
 
 	cases := []struct {
 		name   string
@@ -342,6 +346,7 @@ func TestReferralRefusalsStoreNothing(t *testing.T) {
 		{"not first: already referred", redemption{Code: "RF-REF", Order: "rf-o10", Friend: "rf-friend1", Email: "friend1-new@example.com"}, referral.NotFirstPurchase},
 		{"already redeemed", redemption{Code: "RF-REF", Order: "rf-o1", Friend: "rf-f11"}, referral.AlreadyRedeemed},
 		{"cap", redemption{Code: "RF-CAPPED", Order: "rf-o12", Friend: "rf-f12"}, referral.ReferrerCapReached},
+		{"refunded before", redemption{Code: "RF-REF", Order: "rf-o13", Friend: "rf-f13"}, referral.OrderRefunded},
 	}
 	seen := map[string]bool{}
 	before := snapshot(t)
@@ -361,7 +366,7 @@ func TestReferralRefusalsStoreNothing(t *testing.T) {
 		}
 	}
 	// A bad request is a 400 naming the field, and stores nothing either.
-	resp := post(t, "/v1/referrals", []byte(`{"code":"RF-REF","order_id":"rf-o13","friend_customer_id":"x","friend_email":"nope","order_total":1,"currency":"EUR"}`))
+	resp := post(t, "/v1/referrals", []byte(`{"code":"RF-REF","order_id":"rf-o14","friend_customer_id":"x","friend_email":"nope","order_total":1,"currency":"EUR"}`))
 	var e errorBody
 	resp.json(t, &e)
 	if resp.Status != 400 || e.Error.Field != "friend_email" {
@@ -519,8 +524,8 @@ func TestRefunds(t *testing.T) {
 	if lb := get(t, "/v1/leaderboard?limit=100&days=1"); contains(string(lb.Body), "rfd-referrer") {
 		t.Errorf("a reversed reward still counts on the leaderboard: %s", lb.Body)
 	}
-	if r := post(t, "/v1/orders/no-such-order/refunds", nil); r.Status != 404 {
-		t.Errorf("unknown order: %d %s", r.Status, r.Body)
+	if r := post(t, "/v1/orders/no-such-order/refunds", nil); r.Status != 200 || !contains(string(r.Body), `"status":"no_referral"`) {
+		t.Errorf("order without referral: %d %s", r.Status, r.Body)
 	}
 	if r := get(t, "/v1/leaderboard?limit=0"); r.Status != 400 {
 		t.Errorf("limit=0: %d", r.Status)
@@ -553,6 +558,50 @@ func TestPurchaseWithReferralCodeRedeems(t *testing.T) {
 	// The storefront also posts the order: the same request answers the same referral.
 	if _, ok, _ := redeem(t, redemption{Code: "PQ-CODE", Order: "pq-order", Friend: "pq-friend"}); ok.ReferralID != id {
 		t.Errorf("POST after the queue: %+v", ok)
+	}
+}
+
+// A refund interaction (POST /v1/interactions) voids the referral of the order it refunds in
+// full, through the RedeemQueue; a partial one leaves it; a full refund processed before the
+// redemption makes the redemption refused (order_refunded), from the API as from the queue.
+func TestRefundInteractions(t *testing.T) {
+	putCode(t, "RI-CODE", "ri-referrer", 10, 0, time.Now().Add(24*time.Hour))
+	now := time.Now().UTC().Format(time.RFC3339)
+	refund := func(event, customer, order string, amount int) {
+		t.Helper()
+		body := fmt.Sprintf(`{"event_id":%q,"customer_id":%q,"type":"refund","occurred_at":%q,"properties":{"order_id":%q,"amount":%d}}`, event, customer, now, order, amount)
+		if r := post(t, "/v1/interactions", []byte(body)); r.Status != 202 {
+			t.Fatalf("refund %s: %d %s", event, r.Status, r.Body)
+		}
+	}
+	full := mustRedeem(t, redemption{Code: "RI-CODE", Order: "ri-o1", Friend: "ri-f1", Total: 4900})
+	part := mustRedeem(t, redemption{Code: "RI-CODE", Order: "ri-o2", Friend: "ri-f2", Total: 4900})
+	refund("ri-r1", "ri-f1", "ri-o1", 4900)
+	refund("ri-r2", "ri-f2", "ri-o2", 1000)
+	eventually(t, 30*time.Second, "the fully refunded order's referral voided", func() bool { return getReferral(t, full.ReferralID)["status"] == "voided" })
+	queueEmpty(t, "RedeemQueue")
+	if st := getReferral(t, part.ReferralID)["status"]; st != "pending" {
+		t.Errorf("partially refunded order's referral: %v, want pending", st)
+	}
+
+	// Refunded before it is redeemed: the API and the queue refuse it.
+	refund("ri-r3", "ri-f3", "ri-o3", 9900)
+	refund("ri-r4", "ri-f4", "ri-o4", 9900)
+	queueEmpty(t, "RedeemQueue")
+	refuse(t, redemption{Code: "RI-CODE", Order: "ri-o3", Friend: "ri-f3", Total: 4900}, referral.OrderRefunded)
+	body := `{"event_id":"ri-p4","customer_id":"ri-f4","type":"purchase","occurred_at":"` + now +
+		`","properties":{"order_id":"ri-o4","total":4900,"currency":"EUR","referral_code":"RI-CODE"}}`
+	if r := post(t, "/v1/interactions", []byte(body)); r.Status != 202 {
+		t.Fatalf("%d %s", r.Status, r.Body)
+	}
+	queueEmpty(t, "RedeemQueue")
+	for _, order := range []string{"ri-o3", "ri-o4"} {
+		if ref := getReferral(t, referral.ReferralID(order)); ref != nil {
+			t.Errorf("a refunded order was redeemed: %v", ref)
+		}
+	}
+	if n := codeUses(t, "RI-CODE"); n != 2 {
+		t.Errorf("code uses %d, want 2", n)
 	}
 }
 

@@ -86,9 +86,10 @@ func New(store Store, queue Queue, ttl time.Duration, now func() time.Time) (*Se
 	return &Service{store: store, queue: queue, ttl: ttl, now: now}, nil
 }
 
-// WithReferrals makes the service also send every purchase that carries a referral_code to q
-// (the RedeemQueue), one envelope per purchase, replays included: redemption is idempotent per
-// order, so a replay after a lost send still redeems.
+// WithReferrals makes the service also send every purchase that carries a referral_code, and
+// every refund, to q (the RedeemQueue), one envelope each, replays included: redemption and
+// refunds are idempotent per order, so a replay after a lost send still applies them. A refund
+// costs one SQS message more; most orders have no referral and it ends in one read.
 func (s *Service) WithReferrals(q Queue) *Service {
 	s.referrals = q
 	return s
@@ -195,13 +196,13 @@ func (s *Service) record(ctx context.Context, ins []interaction.Interaction, now
 	if s.referrals != nil {
 		var refs []interaction.Envelope
 		for _, in := range unique {
-			if in.Type == interaction.Purchase && in.Properties.ReferralCode != "" {
+			if (in.Type == interaction.Purchase && in.Properties.ReferralCode != "") || in.Type == interaction.Refund {
 				refs = append(refs, interaction.Envelope{Version: interaction.EnvelopeVersion, CustomerID: in.CustomerID, Interactions: []interaction.Interaction{in}})
 			}
 		}
 		if len(refs) > 0 {
 			if err := s.referrals.Enqueue(ctx, refs); err != nil {
-				return Result{}, fmt.Errorf("enqueue referral purchases: %w", err)
+				return Result{}, fmt.Errorf("enqueue referral purchases and refunds: %w", err)
 			}
 		}
 	}

@@ -20,10 +20,13 @@ const (
 	NotFirstPurchase   = "not_first_purchase"
 	AlreadyRedeemed    = "already_redeemed"
 	ReferrerCapReached = "referrer_cap_reached"
+	// OrderRefunded extends SPEC §4.3: the order was refunded in full before it was redeemed
+	// (a refund interaction can be processed before the purchase that carries the code).
+	OrderRefunded = "order_refunded"
 )
 
 // Reasons lists every refusal reason.
-var Reasons = []string{UnknownCode, CodeExpired, CodeLimitReached, SelfReferral, NotFirstPurchase, AlreadyRedeemed, ReferrerCapReached}
+var Reasons = []string{UnknownCode, CodeExpired, CodeLimitReached, SelfReferral, NotFirstPurchase, AlreadyRedeemed, ReferrerCapReached, OrderRefunded}
 
 // Refusal is a refused redemption: nothing is stored.
 type Refusal struct {

@@ -19,11 +19,27 @@ import (
 )
 
 // OrderGuard is what the order's guard item holds: the order's referral and the request that
-// created it.
+// created it, or, with no referral, the refund that came first (a tombstone).
 type OrderGuard struct {
 	ReferralID  string
 	RequestHash string
+	Refunded    *RefundMark // set on a tombstone only
 }
+
+// RefundMark is a refund of an order: the whole order (POST /v1/orders/{id}/refunds) or an
+// amount (a refund interaction, in the order's minor units).
+type RefundMark struct {
+	Full   bool
+	Amount int64
+}
+
+// Covers reports whether the refund cancels the reward of an order of total: a full refund, or
+// an amount of at least the total. Partial refunds are not added up: a brand that cancels on
+// those calls the refunds route.
+func (m RefundMark) Covers(total int64) bool { return m.Full || m.Amount >= total }
+
+// RefundMarkTTL is how long a tombstone keeps refusing the redemption of a refunded order.
+const RefundMarkTTL = 180 * 24 * time.Hour
 
 // ErrRetry says a redemption transaction lost a race (a conflict, or another request took the
 // order): read again and decide.
@@ -42,6 +58,9 @@ type Store interface {
 	Void(ctx context.Context, ref *Referral, now time.Time) error
 	Reverse(ctx context.Context, ref *Referral, now time.Time) error
 	Due(ctx context.Context, now time.Time, fn func(ids []string) error) error
+	// MarkRefunded writes or raises the order's tombstone; ErrRetry when the order has a
+	// referral (read again), nil when its tombstone already covers as much.
+	MarkRefunded(ctx context.Context, orderID string, m RefundMark, now time.Time) error
 }
 
 // Profiles reads customer aggregates (dynamostore.Customers).
@@ -147,6 +166,12 @@ func (s *Service) redeem(ctx context.Context, r Redemption) (Answer, error) {
 		wg.Wait()
 		if err := errors.Join(loadErr, profErr); err != nil {
 			return Answer{}, err
+		}
+		if guard != nil && guard.ReferralID == "" { // a tombstone
+			if guard.Refunded != nil && guard.Refunded.Covers(r.OrderTotal) {
+				return Answer{}, Refuse(OrderRefunded, "order %s was refunded before it was redeemed", r.OrderID)
+			}
+			guard = nil // a partial refund: the order can still be redeemed
 		}
 		if guard != nil {
 			if guard.RequestHash != r.RequestHash() {
@@ -368,29 +393,58 @@ func (s *Service) Release(ctx context.Context) (int, error) {
 // RefundAnswer is the body of POST /v1/orders/{order_id}/refunds.
 type RefundAnswer struct {
 	OrderID    string `json:"order_id"`
-	ReferralID string `json:"referral_id"`
-	Status     string `json:"status"` // voided or reversed
+	ReferralID string `json:"referral_id,omitempty"`
+	// Status is the referral's: voided or reversed; no_referral for an order without one (its
+	// later redemption is refused with order_refunded); for a partial refund interaction, the
+	// referral's unchanged status.
+	Status string `json:"status"`
 }
 
+// NoReferral is RefundAnswer.Status for an order without a referral.
+const NoReferral = "no_referral"
+
 // Refund voids the order's referral before its grant (it is never granted) or reverses it after
-// (a reversing ledger entry and reward.reversed). Idempotent; an order without a referral is a
-// 404.
+// (a reversing ledger entry and reward.reversed). An order without a referral gets a tombstone,
+// so that a redemption of it processed later is refused. Idempotent.
 func (s *Service) Refund(ctx context.Context, orderID string) (RefundAnswer, error) {
-	g, err := s.d.Store.OrderGuard(ctx, orderID)
-	if err != nil {
-		return RefundAnswer{}, err
+	return s.refund(ctx, orderID, RefundMark{Full: true})
+}
+
+// RefundInteraction applies a refund interaction (the RedeemQueue path): as Refund when its
+// amount covers the referred order's total, nothing to the referral otherwise.
+func (s *Service) RefundInteraction(ctx context.Context, in interaction.Interaction) (RefundAnswer, error) {
+	if in.Type != interaction.Refund || in.Properties.OrderID == "" || in.Properties.Amount == nil {
+		return RefundAnswer{}, fmt.Errorf("interaction %s is not a refund of an order", in.EventID)
 	}
-	if g == nil {
-		return RefundAnswer{}, apperr.NotFound("no referral for order %q", orderID)
-	}
+	return s.refund(ctx, in.Properties.OrderID, RefundMark{Amount: *in.Properties.Amount})
+}
+
+func (s *Service) refund(ctx context.Context, orderID string, mark RefundMark) (RefundAnswer, error) {
 	for range maxAttempts {
 		now := s.d.Now()
+		g, err := s.d.Store.OrderGuard(ctx, orderID)
+		if err != nil {
+			return RefundAnswer{}, err
+		}
+		if g == nil || g.ReferralID == "" {
+			err := s.d.Store.MarkRefunded(ctx, orderID, mark, now)
+			if errors.Is(err, ErrRetry) {
+				continue // redeemed meanwhile
+			}
+			if err != nil {
+				return RefundAnswer{}, err
+			}
+			return RefundAnswer{OrderID: orderID, Status: NoReferral}, nil
+		}
 		ref, err := s.d.Store.Get(ctx, g.ReferralID)
 		if err != nil {
 			return RefundAnswer{}, err
 		}
 		if ref == nil {
-			return RefundAnswer{}, apperr.NotFound("no referral for order %q", orderID)
+			return RefundAnswer{}, fmt.Errorf("order %s: guard without referral %s", orderID, g.ReferralID)
+		}
+		if !mark.Covers(ref.OrderTotal) {
+			return RefundAnswer{OrderID: orderID, ReferralID: ref.ID, Status: ref.Status}, nil
 		}
 		metric := "" // counted only when this call changed the status
 		switch ref.Status {

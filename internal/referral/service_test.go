@@ -53,7 +53,7 @@ func (m *memStore) Get(_ context.Context, id string) (*Referral, error) {
 func (m *memStore) Redeem(_ context.Context, ref Referral, _ *Code, _ map[FingerprintKind]string, _ int, now time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.orders[ref.OrderID] != nil {
+	if g := m.orders[ref.OrderID]; g != nil && (g.ReferralID != "" || g.Refunded.Covers(ref.OrderTotal)) {
 		return ErrRetry
 	}
 	c := m.codes[ref.Code]
@@ -63,6 +63,20 @@ func (m *memStore) Redeem(_ context.Context, ref Referral, _ *Code, _ map[Finger
 	c.Uses++
 	m.orders[ref.OrderID] = &OrderGuard{ReferralID: ref.ID, RequestHash: ref.RequestHash}
 	m.refs[ref.ID] = &ref
+	return nil
+}
+func (m *memStore) MarkRefunded(_ context.Context, order string, mark RefundMark, _ time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	g := m.orders[order]
+	switch {
+	case g == nil:
+		m.orders[order] = &OrderGuard{Refunded: &mark}
+	case g.ReferralID != "":
+		return ErrRetry
+	case !g.Refunded.Full && (mark.Full || mark.Amount > g.Refunded.Amount):
+		g.Refunded = &mark
+	}
 	return nil
 }
 func (m *memStore) move(id, from, to string, points int64) error {
@@ -234,8 +248,8 @@ func TestHoldReleaseRefund(t *testing.T) {
 	if st.ledger["anna"] != 0 {
 		t.Errorf("balance %d", st.ledger["anna"])
 	}
-	if _, err := svc.Refund(ctx, "nope"); !isStatus(err, 404) {
-		t.Errorf("unknown order: %v", err)
+	if r, err := svc.Refund(ctx, "nope"); err != nil || r.Status != NoReferral {
+		t.Errorf("unknown order: %+v %v", r, err)
 	}
 	// Replays and different requests for a used order.
 	if ans, err := svc.Redeem(ctx, Redemption{Code: "ANNA-1", OrderID: "o2", FriendCustomerID: "f2"}); err != nil || ans.ReferralID != b.ReferralID {
@@ -250,4 +264,85 @@ func TestHoldReleaseRefund(t *testing.T) {
 func isStatus(err error, status int) bool {
 	e, ok := apperr.As(err)
 	return ok && e.Status == status
+}
+
+// A refund interaction cancels the reward when it refunds the order's total, before or after the
+// redemption is processed (both travel the RedeemQueue, in no order); a partial one changes
+// nothing; the refunds route is a full refund.
+func TestRefundInteractions(t *testing.T) {
+	refund := func(order string, amount int64) interaction.Interaction {
+		return interaction.Interaction{EventID: "rf-" + order, CustomerID: "friend", Type: interaction.Refund,
+			Properties: interaction.Properties{OrderID: order, Amount: &amount}}
+	}
+	red := func(order string) Redemption {
+		return Redemption{Code: "ANNA-1", OrderID: order, FriendCustomerID: "f-" + order, OrderTotal: 5000, Currency: "EUR"}
+	}
+	for _, tt := range []struct {
+		name       string
+		steps      func(t *testing.T, svc *Service) error // returns the redemption's error
+		wantStatus string                                 // the referral's, "" for none
+		wantRefuse string
+	}{
+		{"full refund after the redemption voids", func(t *testing.T, svc *Service) error {
+			_, err := svc.Redeem(context.Background(), red("o1"))
+			if ans, rerr := svc.RefundInteraction(context.Background(), refund("o1", 5000)); rerr != nil || ans.Status != Voided {
+				t.Fatalf("refund: %+v %v", ans, rerr)
+			}
+			return err
+		}, Voided, ""},
+		{"partial refund after the redemption changes nothing", func(t *testing.T, svc *Service) error {
+			_, err := svc.Redeem(context.Background(), red("o1"))
+			if ans, rerr := svc.RefundInteraction(context.Background(), refund("o1", 4999)); rerr != nil || ans.Status != Pending {
+				t.Fatalf("refund: %+v %v", ans, rerr)
+			}
+			return err
+		}, Pending, ""},
+		{"full refund first: the redemption is refused", func(t *testing.T, svc *Service) error {
+			if ans, rerr := svc.RefundInteraction(context.Background(), refund("o1", 6000)); rerr != nil || ans.Status != NoReferral {
+				t.Fatalf("refund: %+v %v", ans, rerr)
+			}
+			_, err := svc.Redeem(context.Background(), red("o1"))
+			return err
+		}, "", OrderRefunded},
+		{"partial refund first: the redemption goes through", func(t *testing.T, svc *Service) error {
+			if _, rerr := svc.RefundInteraction(context.Background(), refund("o1", 100)); rerr != nil {
+				t.Fatal(rerr)
+			}
+			_, err := svc.Redeem(context.Background(), red("o1"))
+			return err
+		}, Pending, ""},
+		{"partial refunds first, then a full one: refused", func(t *testing.T, svc *Service) error {
+			for _, a := range []int64{100, 5000, 200} {
+				if _, rerr := svc.RefundInteraction(context.Background(), refund("o1", a)); rerr != nil {
+					t.Fatal(rerr)
+				}
+			}
+			_, err := svc.Redeem(context.Background(), red("o1"))
+			return err
+		}, "", OrderRefunded},
+		{"the route first, whatever the total: refused", func(t *testing.T, svc *Service) error {
+			if ans, rerr := svc.Refund(context.Background(), "o1"); rerr != nil || ans.Status != NoReferral {
+				t.Fatalf("refund: %+v %v", ans, rerr)
+			}
+			_, err := svc.Redeem(context.Background(), red("o1"))
+			return err
+		}, "", OrderRefunded},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			svc, st, _, _ := service(t, 14*24*time.Hour)
+			err := tt.steps(t, svc)
+			if rf, ok := AsRefusal(err); tt.wantRefuse != "" && (!ok || rf.Reason != tt.wantRefuse) {
+				t.Fatalf("redemption: %v, want %s", err, tt.wantRefuse)
+			} else if tt.wantRefuse == "" && err != nil {
+				t.Fatalf("redemption: %v", err)
+			}
+			var got string
+			if g := st.orders["o1"]; g != nil && g.ReferralID != "" {
+				got = st.refs[g.ReferralID].Status
+			}
+			if got != tt.wantStatus {
+				t.Errorf("referral status %q, want %q", got, tt.wantStatus)
+			}
+		})
+	}
 }

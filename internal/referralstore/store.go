@@ -18,6 +18,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -97,10 +98,13 @@ func LeaderboardKey(day, referrer string) map[string]types.AttributeValue {
 	return key("LB#"+day+"#"+strconv.Itoa(referral.Shard(referrer, LeaderboardShards)), referrer)
 }
 
-// guardItem is the ORDER#<order_id> item: one referral per order.
+// guardItem is the ORDER#<order_id> item: one referral per order, or the tombstone of an order
+// refunded before any referral (refund_full or refund_amount, with expires_at).
 type guardItem struct {
-	ReferralID  string `dynamodbav:"referral_id"`
-	RequestHash string `dynamodbav:"request_hash"`
+	ReferralID   string `dynamodbav:"referral_id"`
+	RequestHash  string `dynamodbav:"request_hash"`
+	RefundFull   bool   `dynamodbav:"refund_full"`
+	RefundAmount *int64 `dynamodbav:"refund_amount"`
 }
 
 type codeItem struct {
@@ -175,7 +179,53 @@ func decodeGuard(it map[string]types.AttributeValue) (*referral.OrderGuard, erro
 	if err := attributevalue.UnmarshalMap(it, &g); err != nil {
 		return nil, fmt.Errorf("unmarshal order guard: %w", err)
 	}
-	return &referral.OrderGuard{ReferralID: g.ReferralID, RequestHash: g.RequestHash}, nil
+	out := &referral.OrderGuard{ReferralID: g.ReferralID, RequestHash: g.RequestHash}
+	if g.ReferralID == "" && (g.RefundFull || g.RefundAmount != nil) {
+		out.Refunded = &referral.RefundMark{Full: g.RefundFull}
+		if g.RefundAmount != nil {
+			out.Refunded.Amount = *g.RefundAmount
+		}
+	}
+	return out, nil
+}
+
+// MarkRefunded implements referral.Store with one conditional UpdateItem of the order's guard:
+// it creates the tombstone, or raises its amount, unless the order has a referral (ErrRetry) or
+// the tombstone covers as much already (nil).
+func (st *Store) MarkRefunded(ctx context.Context, orderID string, m referral.RefundMark, now time.Time) error {
+	noReferral := expression.AttributeNotExists(expression.Name("referral_id"))
+	upd := expression.Set(expression.Name("refunded_at"), expression.Value(now.UTC().Format(time.RFC3339))).
+		Set(expression.Name("expires_at"), expression.Value(now.Add(referral.RefundMarkTTL).Unix()))
+	cond := noReferral
+	if m.Full {
+		upd = upd.Set(expression.Name("refund_full"), expression.Value(true))
+	} else {
+		upd = upd.Set(expression.Name("refund_amount"), expression.Value(m.Amount))
+		cond = noReferral.And(expression.AttributeNotExists(expression.Name("refund_full")),
+			expression.Or(expression.AttributeNotExists(expression.Name("refund_amount")),
+				expression.Name("refund_amount").LessThan(expression.Value(m.Amount))))
+	}
+	expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()
+	if err != nil {
+		return err
+	}
+	_, err = st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(st.t.Referrals), Key: orderKey(orderID),
+		UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	var ccf *types.ConditionalCheckFailedException
+	switch {
+	case errors.As(err, &ccf):
+		if _, redeemed := ccf.Item["referral_id"]; redeemed {
+			return referral.ErrRetry
+		}
+		return nil // the tombstone covers as much already
+	case err != nil:
+		return fmt.Errorf("mark order %s refunded: %w", orderID, err)
+	}
+	return nil
 }
 
 // OrderGuard reads an order's guard (nil: no referral for the order).
@@ -252,7 +302,7 @@ func (st *Store) Redeem(ctx context.Context, ref referral.Referral, code *referr
 		},
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	}})
-	guard := func(r role, k map[string]types.AttributeValue, extra map[string]types.AttributeValue) {
+	guard := func(r role, k map[string]types.AttributeValue, extra map[string]types.AttributeValue, cond string, vals map[string]types.AttributeValue) {
 		item := map[string]types.AttributeValue{"referral_id": s(ref.ID), "created_at": s(now.UTC().Format(time.RFC3339))}
 		for kk, v := range k {
 			item[kk] = v
@@ -262,14 +312,19 @@ func (st *Store) Redeem(ctx context.Context, ref referral.Referral, code *referr
 		}
 		add(r, types.TransactWriteItem{Put: &types.Put{
 			TableName: aws.String(st.t.Referrals), Item: item,
-			ConditionExpression:                 aws.String("attribute_not_exists(pk)"),
+			ConditionExpression:                 aws.String(cond),
+			ExpressionAttributeValues:           vals,
 			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 		}})
 	}
-	guard(roleOrder, orderKey(ref.OrderID), map[string]types.AttributeValue{"request_hash": s(ref.RequestHash)})
-	guard(roleFriend, friendKey(ref.FriendCustomerID), nil)
+	const absent = "attribute_not_exists(pk)"
+	// The order's guard may be the tombstone of a partial refund (MarkRefunded): replaced.
+	guard(roleOrder, orderKey(ref.OrderID), map[string]types.AttributeValue{"request_hash": s(ref.RequestHash)},
+		absent+" OR (attribute_not_exists(referral_id) AND attribute_not_exists(refund_full) AND refund_amount < :total)",
+		map[string]types.AttributeValue{":total": n(ref.OrderTotal)})
+	guard(roleFriend, friendKey(ref.FriendCustomerID), nil, absent, nil)
 	if ref.FriendEmailHash != "" {
-		guard(roleEmail, emailKey(ref.FriendEmailHash), map[string]types.AttributeValue{"customer_id": s(ref.FriendCustomerID)})
+		guard(roleEmail, emailKey(ref.FriendEmailHash), map[string]types.AttributeValue{"customer_id": s(ref.FriendCustomerID)}, absent, nil)
 	}
 	add(roleCap, types.TransactWriteItem{Update: &types.Update{
 		TableName: aws.String(st.t.Referrals), Key: capKey(ref.ReferrerID, referral.Month(now)),

@@ -271,3 +271,59 @@ func TestFunnelCounters(t *testing.T) {
 		t.Errorf("%v", after)
 	}
 }
+
+// Refund tombstones: an order refunded before any referral keeps the largest refund; a
+// redemption goes through over a tombstone that does not cover its total (replacing it) and
+// stops on one that does (ErrRetry: the service reads the tombstone and refuses); a referral
+// makes MarkRefunded answer ErrRetry.
+func TestRefundTombstones(t *testing.T) {
+	ctx := context.Background()
+	c := putCode(t, "ST-TOMB", "st-tomb-referrer", 100, 0)
+	mark := func(order string, m referral.RefundMark) error { return store.MarkRefunded(ctx, order, m, now) }
+	guard := func(order string) *referral.OrderGuard {
+		t.Helper()
+		g, err := store.OrderGuard(ctx, order)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	for _, a := range []int64{300, 1000, 200} {
+		if err := mark("st-t1", referral.RefundMark{Amount: a}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if g := guard("st-t1"); g == nil || g.ReferralID != "" || g.Refunded == nil || g.Refunded.Amount != 1000 || g.Refunded.Full {
+		t.Fatalf("tombstone after 300, 1000, 200: %+v", g)
+	}
+	// 1000 < 4900: the redemption replaces the tombstone.
+	ref := newRef(c, "st-t1", "st-tf1", "")
+	if err := store.Redeem(ctx, ref, c, nil, 20, now); err != nil {
+		t.Fatalf("redeem over a partial refund: %v", err)
+	}
+	if g := guard("st-t1"); g == nil || g.ReferralID != ref.ID || g.Refunded != nil {
+		t.Fatalf("guard after the redemption: %+v", g)
+	}
+	if err := mark("st-t1", referral.RefundMark{Full: true}); !errors.Is(err, referral.ErrRetry) {
+		t.Fatalf("mark a redeemed order: %v, want ErrRetry", err)
+	}
+
+	for order, m := range map[string]referral.RefundMark{"st-t2": {Amount: 4900}, "st-t3": {Full: true}} {
+		if err := mark(order, m); err != nil {
+			t.Fatal(err)
+		}
+		if err := mark(order, referral.RefundMark{Amount: 10}); err != nil { // smaller: kept as is
+			t.Fatal(err)
+		}
+		if g := guard(order); g == nil || g.Refunded == nil || *g.Refunded != m {
+			t.Fatalf("%s: tombstone %+v, want %+v", order, g, m)
+		}
+		r := newRef(c, order, "st-tf-"+order, "")
+		if err := store.Redeem(ctx, r, c, nil, 20, now); !errors.Is(err, referral.ErrRetry) {
+			t.Errorf("%s: redeem over a covering tombstone: %v, want ErrRetry", order, err)
+		}
+		if got, _ := store.Get(ctx, r.ID); got != nil {
+			t.Errorf("%s: a refused redemption stored its referral", order)
+		}
+	}
+}
