@@ -26,6 +26,11 @@ const (
 	DuplicateApplied
 )
 
+// ErrNotEnqueued wraps RecordParsed's error when every interaction was stored but the rescore
+// queue refused them: they are left pending, for a replay or for the sweeper (package sweep)
+// when their store marks them for it.
+var ErrNotEnqueued = errors.New("stored, not enqueued")
+
 // Store keeps raw interactions.
 type Store interface {
 	// PutNew stores in unless an interaction with its customer and event id exists.
@@ -126,8 +131,7 @@ func (s *Service) RecordParsed(ctx context.Context, ins []interaction.Interactio
 		return Result{}, fmt.Errorf("store interactions: %w", err)
 	}
 
-	var byCustomer []interaction.Envelope
-	index := map[string]int{}
+	var pending []interaction.Interaction
 	for i, in := range unique {
 		switch outcomes[i] {
 		case Created:
@@ -135,20 +139,13 @@ func (s *Service) RecordParsed(ctx context.Context, ins []interaction.Interactio
 		default:
 			res.Duplicates++
 		}
-		if outcomes[i] == DuplicateApplied {
-			continue
+		if outcomes[i] != DuplicateApplied {
+			pending = append(pending, in)
 		}
-		j, ok := index[in.CustomerID]
-		if !ok {
-			j = len(byCustomer)
-			index[in.CustomerID] = j
-			byCustomer = append(byCustomer, interaction.Envelope{Version: interaction.EnvelopeVersion, CustomerID: in.CustomerID})
-		}
-		byCustomer[j].Interactions = append(byCustomer[j].Interactions, in)
 	}
-	if len(byCustomer) > 0 {
+	if byCustomer := Envelopes(pending); len(byCustomer) > 0 {
 		if err := s.queue.Enqueue(ctx, byCustomer); err != nil {
-			return Result{}, fmt.Errorf("enqueue for rescoring: %w", err)
+			return Result{}, fmt.Errorf("enqueue for rescoring: %w: %w", ErrNotEnqueued, err)
 		}
 	}
 	if s.referrals != nil {
@@ -165,6 +162,23 @@ func (s *Service) RecordParsed(ctx context.Context, ins []interaction.Interactio
 		}
 	}
 	return res, nil
+}
+
+// Envelopes groups interactions into the rescore queue's messages: one envelope per customer,
+// in order of first appearance. The sweeper (package sweep) re-enqueues with it too.
+func Envelopes(ins []interaction.Interaction) []interaction.Envelope {
+	var byCustomer []interaction.Envelope
+	index := map[string]int{}
+	for _, in := range ins {
+		j, ok := index[in.CustomerID]
+		if !ok {
+			j = len(byCustomer)
+			index[in.CustomerID] = j
+			byCustomer = append(byCustomer, interaction.Envelope{Version: interaction.EnvelopeVersion, CustomerID: in.CustomerID})
+		}
+		byCustomer[j].Interactions = append(byCustomer[j].Interactions, in)
+	}
+	return byCustomer
 }
 
 // expiry keeps an interaction ttl after it occurred, and at least DedupWindow from now.
