@@ -244,7 +244,7 @@ func TestHungQueueLeavesTheClickToTheSweeper(t *testing.T) {
 		return &voucher.Voucher{Code: code, CustomerID: "anna", Program: "ambassador", Status: voucher.StatusActive, ExpiresAt: now.Add(time.Hour), UseLimit: 3}, nil
 	})
 	rec, fun := &hungQueue{}, ctxFunnel{funnelCount{}}
-	const budget = 200 * time.Millisecond
+	const budget = time.Second // its last fifth (200 ms) is ample for the funnel, even on a loaded machine
 	svc, err := New(Config{Codes: codes, Counter: &counter{n: map[string]int{}}, Recorder: rec, Funnel: fun, Storefront: "https://shop.example.com",
 		Salt: "a-salt-of-16-bytes", Limit: 2, Budget: budget})
 	if err != nil {
@@ -252,7 +252,7 @@ func TestHungQueueLeavesTheClickToTheSweeper(t *testing.T) {
 	}
 	began := time.Now()
 	loc, out := svc.Handle(context.Background(), Click{Code: string(code), ClientIP: "1.2.3.4", RequestID: "r1"})
-	if took := time.Since(began); took > budget+100*time.Millisecond {
+	if took := time.Since(began); took > budget+500*time.Millisecond {
 		t.Errorf("the redirect waited %s on a hung queue", took)
 	}
 	if out != Deferred || !strings.Contains(loc, "ref="+string(code)) || len(rec.ins) != 1 {

@@ -100,6 +100,10 @@ func TestSweepAppliesAClickMadeWhileSQSWasDown(t *testing.T) {
 	if _, m := customer(t, id); m["link_clicks"] != 2.0 {
 		t.Errorf("link clicks %v, want 2", m["link_clicks"])
 	}
+	// The schedule fires locally as on AWS (POST /_local/schedules/fire?rule=...).
+	if fired, err := stack.FireSchedules(context.Background(), "SweepInteractionsFunction.Sweep"); err != nil || len(fired) != 1 || fired[0].Error != "" {
+		t.Errorf("fire the sweep schedule: %v %+v", err, fired)
+	}
 	// The first click left the index: the sweep marked it.
 	for _, it := range scanAll(t, "InteractionsTable") {
 		if it["customer_id"] == id && it["type"] == "referral_click" && it["event_id"] != orphan["event_id"] &&
