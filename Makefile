@@ -21,6 +21,7 @@ build-IssueVoucherFunction:      ; $(GO_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./f
 build-CampaignWorkerFunction:    ; $(GO_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/campaign-worker
 build-ClickRedirectFunction:     ; $(GO_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/click-redirect
 build-EraseCustomerFunction:     ; $(GO_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/erase-customer
+build-SweepInteractionsFunction: ; $(GO_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/sweep-interactions
 
 FUNCTIONS := $(shell sed -n 's/^build-\([A-Za-z0-9]*\):.*/\1/p' Makefile)
 

@@ -49,7 +49,8 @@ func wire(ctx context.Context, log *slog.Logger) (*httpapi.Router, error) {
 	if err != nil {
 		return nil, err
 	}
-	store, err := dynamostore.NewInteractions(clients.DynamoDB, interactionsTable)
+	// A browser never retries a redirect: a click stored but not enqueued is left to the sweeper.
+	store, err := dynamostore.NewInteractions(clients.DynamoDB, interactionsTable, dynamostore.WithSweep())
 	if err != nil {
 		return nil, err
 	}

@@ -11,7 +11,10 @@
 // Recording is best effort and bounded in time: the shopper's redirect never waits more than
 // Budget on the stores. A click that could not be recorded (a store error or timeout) is still
 // redirected, with ref when the code is well formed, and counted in the ClicksLost metric; a
-// browser does not retry a redirect, so nothing else would ever see it.
+// browser does not retry a redirect, so nothing else would ever see it. A click stored but not
+// enqueued for rescoring (the queue refused or timed out) is not lost: the Recorder's store
+// marks it for the sweeper (dynamostore.WithSweep, package sweep), which enqueues it again, so
+// it is counted in the funnel all the same.
 package click
 
 import (
@@ -123,6 +126,7 @@ const (
 	Limited   Outcome = "limited"   // over the client's limit: redirected, not counted
 	Robot     Outcome = "robot"     // a link preview: redirected, not counted
 	Failed    Outcome = "failed"    // a store error: redirected (with ref if the code was read)
+	Deferred  Outcome = "deferred"  // stored, not enqueued: counted, applied by the sweeper
 )
 
 // Handle returns where to redirect the shopper and what happened.
@@ -164,11 +168,21 @@ func (s *Service) Handle(ctx context.Context, cl Click) (location string, outcom
 	if id == "" {
 		id = now.UTC().Format("20060102T150405.000000000")
 	}
-	_, err = s.c.Recorder.RecordParsed(ctx, []interaction.Interaction{{
+	// The last fifth of the budget is kept for the funnel count: a hanging queue must not leave
+	// a stored click uncounted.
+	deadline, _ := ctx.Deadline()
+	recCtx, cancelRec := context.WithDeadline(ctx, deadline.Add(-s.c.Budget/5))
+	defer cancelRec()
+	outcome = Counted
+	_, err = s.c.Recorder.RecordParsed(recCtx, []interaction.Interaction{{
 		EventID: "click-" + id, CustomerID: v.CustomerID, Type: interaction.ReferralClick,
 		OccurredAt: now.UTC(), Properties: interaction.Properties{Code: string(code)},
 	}}, now)
-	if err != nil {
+	switch {
+	case errors.Is(err, ingest.ErrNotEnqueued):
+		s.c.Log.WarnContext(ctx, "click: stored, not enqueued: left to the sweeper", "code", code, "error", err.Error())
+		outcome = Deferred
+	case err != nil:
 		s.c.Log.ErrorContext(ctx, "click: record", "code", code, "error", err.Error())
 		metrics.Add(metrics.ClicksLost, 1)
 		return location, Failed
@@ -178,7 +192,7 @@ func (s *Service) Handle(ctx context.Context, cl Click) (location string, outcom
 			s.c.Log.WarnContext(ctx, "click: funnel", "code", code, "error", err.Error())
 		}
 	}
-	return location, Counted
+	return location, outcome
 }
 
 // ClientHash is the salted hash a client is known by: HMAC-SHA256 of its IP, 128 bits in hex.

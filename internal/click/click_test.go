@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -205,5 +206,62 @@ func TestHungStoreRedirectsWithinBudget(t *testing.T) {
 	}
 	if !strings.Contains(buf.String(), `"ClicksLost":1`) {
 		t.Errorf("no ClicksLost metric: %s", buf.String())
+	}
+}
+
+// hungQueue stores, then waits on the queue until its context ends, as ingest does when SQS
+// hangs: the click is stored, not enqueued.
+type hungQueue struct{ recorder }
+
+func (r *hungQueue) RecordParsed(ctx context.Context, ins []interaction.Interaction, _ time.Time) (ingest.Result, error) {
+	r.ins = append(r.ins, ins...)
+	<-ctx.Done()
+	return ingest.Result{}, fmt.Errorf("enqueue for rescoring: %w: %w", ingest.ErrNotEnqueued, ctx.Err())
+}
+
+// ctxFunnel counts only while its context is alive, as the DynamoDB counter does.
+type ctxFunnel struct{ funnelCount }
+
+func (f ctxFunnel) Incr(ctx context.Context, program, stage string, n int64) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return f.funnelCount.Incr(ctx, program, stage, n)
+}
+
+// A click stored while the queue hangs is left to the sweeper: counted in the funnel (the last
+// fifth of the budget is kept for it), not lost, and the redirect still comes within Budget.
+func TestHungQueueLeavesTheClickToTheSweeper(t *testing.T) {
+	var buf bytes.Buffer
+	prev := metrics.SetDefault(metrics.New(&buf, "re-ClickRedirectFunction", nil))
+	defer metrics.SetDefault(prev)
+	code, err := voucher.NewCode("ANNA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	codes := codesFunc(func(context.Context, voucher.Code) (*voucher.Voucher, error) {
+		return &voucher.Voucher{Code: code, CustomerID: "anna", Program: "ambassador", Status: voucher.StatusActive, ExpiresAt: now.Add(time.Hour), UseLimit: 3}, nil
+	})
+	rec, fun := &hungQueue{}, ctxFunnel{funnelCount{}}
+	const budget = time.Second // its last fifth (200 ms) is ample for the funnel, even on a loaded machine
+	svc, err := New(Config{Codes: codes, Counter: &counter{n: map[string]int{}}, Recorder: rec, Funnel: fun, Storefront: "https://shop.example.com",
+		Salt: "a-salt-of-16-bytes", Limit: 2, Budget: budget})
+	if err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	loc, out := svc.Handle(context.Background(), Click{Code: string(code), ClientIP: "1.2.3.4", RequestID: "r1"})
+	if took := time.Since(began); took > budget+500*time.Millisecond {
+		t.Errorf("the redirect waited %s on a hung queue", took)
+	}
+	if out != Deferred || !strings.Contains(loc, "ref="+string(code)) || len(rec.ins) != 1 {
+		t.Errorf("%s %s (%d stored), want a deferred click redirected with ref", loc, out, len(rec.ins))
+	}
+	if fun.funnelCount["ambassador/clicks"] != 1 {
+		t.Errorf("funnel %v, want the click counted", fun.funnelCount)
+	}
+	if strings.Contains(buf.String(), "ClicksLost") {
+		t.Errorf("a stored click counted lost: %s", buf.String())
 	}
 }

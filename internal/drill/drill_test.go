@@ -22,7 +22,10 @@ import (
 // as 15 min of outage would be on AWS.
 // A 2 s publish grace lets a killed issuer's publish check come within the play (production
 // waits 60 s, above the functions' timeouts).
-var params = map[string]string{"ConsumerVisibilityTimeout": "3", "ClickLimitPerHour": "1000", "VoucherPublishGraceSeconds": "2"}
+// The sweep takes clicks left unapplied after 1 s (production: 10 min): the play sweeps once
+// the stack is idle, before the erasures.
+var params = map[string]string{"ConsumerVisibilityTimeout": "3", "ClickLimitPerHour": "1000", "VoucherPublishGraceSeconds": "2",
+	"SweepGraceSeconds": "1"}
 
 // fault runs beside a play until ctx ends and says what it did.
 type fault func(ctx context.Context, t *testing.T, st *localrun.Stack, p *Player, r *rand.Rand) string
@@ -126,10 +129,11 @@ func run(t *testing.T, name string, w Workload, base time.Time, dups bool, f fau
 }
 
 // active reports whether faults may still be injected: until the play settles. During the
-// clicks, which are recorded best effort by design (package click: redirected, counted in
-// ClicksLost), it waits.
-func active(ctx context.Context, p *Player) bool {
-	for p.Phase() == "clicks" && ctx.Err() == nil {
+// clicks it waits unless clicks is set: a click is recorded best effort by design (package
+// click: redirected, counted in ClicksLost when its store fails), and only an SQS outage leaves
+// it for the sweeper instead of losing it.
+func active(ctx context.Context, p *Player, clicks bool) bool {
+	for !clicks && p.Phase() == "clicks" && ctx.Err() == nil {
 		_ = sleep(ctx, 50*time.Millisecond)
 	}
 	switch p.Phase() {
@@ -140,11 +144,14 @@ func active(ctx context.Context, p *Player) bool {
 }
 
 // outage runs do holding the play's gate, unless the play has reached the clicks or settles
-// meanwhile: an outage never overlaps the click phase.
-func outage(ctx context.Context, p *Player, do func()) bool {
-	p.Gate.Lock()
-	defer p.Gate.Unlock()
-	if !active(ctx, p) || p.Phase() == "clicks" {
+// meanwhile: an outage never overlaps the click phase. With clicks set (SQS outages), it runs
+// without the gate, into the clicks too.
+func outage(ctx context.Context, p *Player, clicks bool, do func()) bool {
+	if !clicks {
+		p.Gate.Lock()
+		defer p.Gate.Unlock()
+	}
+	if !active(ctx, p, clicks) || (!clicks && p.Phase() == "clicks") {
 		return false
 	}
 	do()
@@ -160,10 +167,10 @@ func pause(ctx context.Context, r *rand.Rand, lo, hi time.Duration) {
 func dynamoDBOutages(ctx context.Context, t *testing.T, st *localrun.Stack, p *Player, r *rand.Rand) string {
 	var n int
 	var phases []string
-	for pause(ctx, r, 500*time.Millisecond, 2*time.Second); active(ctx, p); pause(ctx, r, 4*time.Second, 7*time.Second) {
+	for pause(ctx, r, 500*time.Millisecond, 2*time.Second); active(ctx, p, false); pause(ctx, r, 4*time.Second, 7*time.Second) {
 		down := time.Duration(500+r.IntN(1000)) * time.Millisecond
 		var failed bool
-		if !outage(ctx, p, func() {
+		if !outage(ctx, p, false, func() {
 			phases = append(phases, p.Phase())
 			if err := st.StopDynamoDB(); err != nil {
 				t.Errorf("stop DynamoDB Local: %v", err)
@@ -194,22 +201,40 @@ func dynamoDBOutages(ctx context.Context, t *testing.T, st *localrun.Stack, p *P
 const maxSQSOutages = 3
 
 // sqsOutages makes SQS unavailable for 1.5-3.5 s, every 2-4 s, at most maxSQSOutages times:
-// stop begins an outage, start ends it.
+// stop begins an outage, start ends it. One overlaps the clicks (the last is kept for them, and
+// any begins as they do): the clicks stored then are applied by the sweep.
 func sqsOutages(what string, stop, start func(*localrun.Stack) error) fault {
 	return func(ctx context.Context, t *testing.T, st *localrun.Stack, p *Player, r *rand.Rand) string {
 		var n int
 		var phases []string
-		for pause(ctx, r, time.Second, 2500*time.Millisecond); active(ctx, p) && n < maxSQSOutages; pause(ctx, r, 2*time.Second, 4*time.Second) {
+		var clicksHit bool // an outage overlapped the clicks
+		// wait pauses between outages, cut short when the clicks begin; the last outage waits
+		// for them if none has overlapped them yet.
+		wait := func(lo, hi time.Duration) {
+			if n == maxSQSOutages-1 && !clicksHit {
+				for beforeClicks(p.Phase()) && ctx.Err() == nil {
+					_ = sleep(ctx, 10*time.Millisecond)
+				}
+				return
+			}
+			end := time.Now().Add(lo + time.Duration(r.Int64N(int64(hi-lo))))
+			for time.Now().Before(end) && ctx.Err() == nil && (clicksHit || p.Phase() != "clicks") {
+				_ = sleep(ctx, 10*time.Millisecond)
+			}
+		}
+		for wait(time.Second, 2500*time.Millisecond); active(ctx, p, true) && n < maxSQSOutages; wait(2*time.Second, 4*time.Second) {
 			down := time.Duration(1500+r.IntN(2000)) * time.Millisecond
 			var failed bool
-			if !outage(ctx, p, func() {
-				phases = append(phases, p.Phase())
+			if !outage(ctx, p, true, func() {
+				began := p.Phase()
+				phases = append(phases, began)
 				if err := stop(st); err != nil {
 					t.Errorf("SQS outage: %v", err)
 					failed = true
 					return
 				}
 				_ = sleep(context.Background(), down)
+				clicksHit = clicksHit || began == "clicks" || (beforeClicks(began) && !beforeClicks(p.Phase()))
 				if err := start(st); err != nil {
 					t.Errorf("end the SQS outage: %v", err)
 					failed = true
@@ -225,8 +250,17 @@ func sqsOutages(what string, stop, start func(*localrun.Stack) error) fault {
 		if n == 0 {
 			t.Error("SQS was never made unavailable: the play ended first")
 		}
-		return fmt.Sprintf("SQS %s %d times (phases %v)", what, n, phases)
+		return fmt.Sprintf("SQS %s %d times (phases %v; during the clicks: %v)", what, n, phases, clicksHit)
 	}
+}
+
+// beforeClicks reports whether the play has not reached the clicks yet.
+func beforeClicks(phase string) bool {
+	switch phase {
+	case "", "interactions", "vouchers", "referrals":
+		return true
+	}
+	return false
 }
 
 // maxKills bounds the kills of one function: below the queues' maxReceiveCount (5), so that
@@ -238,7 +272,7 @@ const maxKills = 3
 func kills(ctx context.Context, t *testing.T, st *localrun.Stack, p *Player, r *rand.Rand) string {
 	var hit atomic.Int64
 	by := map[string]int{}
-	for active(ctx, p) {
+	for active(ctx, p, false) {
 		pause(ctx, r, 150*time.Millisecond, 600*time.Millisecond)
 		var busy []string
 		for _, fn := range st.Busy() {
@@ -246,7 +280,7 @@ func kills(ctx context.Context, t *testing.T, st *localrun.Stack, p *Player, r *
 				busy = append(busy, fn)
 			}
 		}
-		if len(busy) == 0 || !active(ctx, p) {
+		if len(busy) == 0 || !active(ctx, p, false) {
 			continue
 		}
 		fn := busy[r.IntN(len(busy))]

@@ -22,6 +22,7 @@ import (
 
 	"github.com/referral-engine/referral-engine/internal/localrun"
 	"github.com/referral-engine/referral-engine/internal/referral"
+	"github.com/referral-engine/referral-engine/internal/sweep"
 )
 
 // Player plays a workload against a stack as the storefronts and tools would: every request is
@@ -33,7 +34,8 @@ type Player struct {
 	Within  time.Duration // bound on the whole play; 0 means 4 minutes
 	Log     func(format string, args ...any)
 	// Gate, when set, is held by a drill's fault for the whole of an outage; the play takes it
-	// to enter the click phase, so that no outage runs into the clicks (see Phase).
+	// to enter the click phase, so that no gated outage runs into the clicks (see Phase). SQS
+	// outages are not gated: the sweep applies the clicks they leave unapplied.
 	Gate sync.Locker
 	// Now is the base of the workload's times (occurred_at = Now - age); zero means when Play
 	// starts. Runs compared with each other use the same base.
@@ -150,8 +152,10 @@ func (p *Player) Play(ctx context.Context, w Workload) (Result, error) {
 			friends = append(friends, friendRef{i, f, codes[i]})
 		}
 	}
-	// Clicks first, in their own phase: a click is recorded best effort (see package click),
-	// so the drills keep their faults out of it and compare the rest exactly.
+	// Clicks first, in their own phase: a click is recorded best effort (see package click): a
+	// store outage loses it, so the drills keep DynamoDB faults and kills out of this phase.
+	// An SQS outage may run into it: a click stored but not enqueued is applied by the sweep
+	// (fired before the erasures, in every run).
 	if p.Gate != nil {
 		p.Gate.Lock()
 	}
@@ -293,6 +297,28 @@ func (p *Player) Play(ctx context.Context, w Workload) (Result, error) {
 	p.phase.Store("erase-wait")
 	if err := p.until(ctx, "the stack to settle before the erasures", p.idle); err != nil {
 		return res, err
+	}
+	// The sweep, as its schedule would after the grace (SweepGraceSeconds): clicks stored while
+	// SQS was out are enqueued again. A failed run is run again, as the schedule would, and
+	// runs go on until one finds nothing left to enqueue.
+	for swept := -1; swept != 0; {
+		if err := p.until(ctx, "a sweep of unapplied clicks", func() (bool, error) {
+			out, err := p.Stack.Invoke(ctx, "SweepInteractionsFunction", []byte(`{"source":"aws.events","detail-type":"Scheduled Event","detail":{}}`))
+			var r sweep.Result
+			if err == nil {
+				err = json.Unmarshal(out, &r)
+			}
+			swept = r.Enqueued
+			return err == nil, err
+		}); err != nil {
+			return res, err
+		}
+		if swept > 0 {
+			p.Log("sweep: %d clicks enqueued again", swept)
+		}
+		if err := p.until(ctx, "the stack to settle after the sweep", p.idle); err != nil {
+			return res, err
+		}
 	}
 	p.phase.Store("erase")
 	for _, id := range w.Erase {

@@ -46,6 +46,14 @@ func TestDiff(t *testing.T) {
 			t.Errorf("%s: %d differences, want %d:\n%s", tc.name, len(got), tc.diffs, strings.Join(got, "\n"))
 		}
 	}
+	// A small score decayed across its rounding step (0.1) between runs: equal; two steps: not.
+	small := Snapshot{"CustomersTable": {line(with("sc", 11.2))}}
+	if got := Diff(small, Snapshot{"CustomersTable": {line(with("sc", 11.1))}}); len(got) != 0 {
+		t.Errorf("one rounding step: %v", got)
+	}
+	if got := Diff(small, Snapshot{"CustomersTable": {line(with("sc", 11.0))}}); len(got) != 2 {
+		t.Errorf("two rounding steps: %v", got)
+	}
 	if !strings.Contains(line(base), "<code of anna/ambassador>") {
 		t.Errorf("codes are not named by owner: %s", line(base))
 	}

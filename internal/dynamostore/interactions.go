@@ -22,17 +22,22 @@ import (
 type Interactions struct {
 	db    Client
 	table string
+	sweep bool // PutNew marks new items for the sweeper (WithSweep)
 }
 
 // NewInteractions builds the store.
-func NewInteractions(db Client, table string) (*Interactions, error) {
+func NewInteractions(db Client, table string, opts ...InteractionsOption) (*Interactions, error) {
 	if db == nil {
 		return nil, fmt.Errorf("dynamostore: nil client")
 	}
 	if err := requireTable(table, "interactions"); err != nil {
 		return nil, err
 	}
-	return &Interactions{db: db, table: table}, nil
+	s := &Interactions{db: db, table: table}
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
 }
 
 type interactionItem struct {
@@ -66,6 +71,7 @@ func (s *Interactions) PutNew(ctx context.Context, in interaction.Interaction, e
 	// Set as is: a types.AttributeValue struct field would be marshalled as a struct
 	// ({"Value": {...}} at every level), not as the map it holds.
 	item["properties"] = props
+	s.markForSweep(item, in)
 	cond, err := expression.NewBuilder().WithCondition(notExists).Build()
 	if err != nil {
 		return ingest.Found{}, err
@@ -177,7 +183,8 @@ const markParallel = 8
 // (erased or expired) interaction missing.
 func (s *Interactions) MarkApplied(ctx context.Context, customerID string, eventIDs []string, now time.Time) error {
 	upd := expression.Set(expression.Name("applied_at"),
-		expression.IfNotExists(expression.Name("applied_at"), expression.Value(now.UTC().Format(time.RFC3339Nano))))
+		expression.IfNotExists(expression.Name("applied_at"), expression.Value(now.UTC().Format(time.RFC3339Nano)))).
+		Remove(expression.Name(pendingShardAttr)).Remove(expression.Name(pendingAtAttr)) // leaves the pending index; free when absent
 	expr, err := expression.NewBuilder().WithUpdate(upd).
 		WithCondition(expression.AttributeExists(expression.Name("event_id"))).Build()
 	if err != nil {

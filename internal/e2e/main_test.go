@@ -33,8 +33,11 @@ func TestMain(m *testing.M) {
 		MaxInstances:    3,
 		ResourcePrefix:  "e2e-",
 		// Failed messages come back after 2 s instead of 3 minutes, so redrive to the DLQ
-		// after maxReceiveCount is observable within a test.
-		Parameters: map[string]string{"ConsumerVisibilityTimeout": "2"},
+		// after maxReceiveCount is observable within a test; the sweep takes unapplied clicks
+		// after 1 s instead of 10 minutes.
+		Parameters: map[string]string{"ConsumerVisibilityTimeout": "2", "SweepGraceSeconds": "1"},
+		// StopSQS makes the rescore queue unreachable for a click (sweep_test.go).
+		FaultProxies: true,
 		// A revoked API key is refused after 1 s, not the default minute (apikey_test.go); every
 		// AWS call is logged for the IAM audit below.
 		ExtraEnv: map[string]string{"API_KEY_CACHE_SECONDS": "1", meter.AuditEnvVar: "1"},
@@ -51,7 +54,7 @@ func TestMain(m *testing.M) {
 	if code != 0 {
 		for _, f := range []string{"RecordInteractionFunction", "RescoreCustomerFunction", "ReadApiFunction",
 			"IssueVoucherFunction", "CampaignWorkerFunction", "ClickRedirectFunction",
-			"RedeemReferralFunction", "GrantRewardFunction", "ReleaseRewardsFunction", "MarketingApiFunction"} {
+			"RedeemReferralFunction", "GrantRewardFunction", "ReleaseRewardsFunction", "MarketingApiFunction", "SweepInteractionsFunction"} {
 			if b, err := os.ReadFile(stack.LogPath(f)); err == nil {
 				fmt.Fprintf(os.Stderr, "---- %s log (tail) ----\n%s\n", f, tail(b, 3000))
 			}

@@ -35,6 +35,11 @@ type Found struct {
 	Fingerprint string
 }
 
+// ErrNotEnqueued wraps RecordParsed's error when every interaction was stored but the rescore
+// queue refused them: they are left pending, for a replay or for the sweeper (package sweep)
+// when their store marks them for it.
+var ErrNotEnqueued = errors.New("stored, not enqueued")
+
 // Store keeps raw interactions.
 type Store interface {
 	// PutNew stores in, with its fingerprint, unless an interaction with its customer and event
@@ -168,8 +173,7 @@ func (s *Service) record(ctx context.Context, ins []interaction.Interaction, now
 		outcomes[i] = f.Stored
 	}
 
-	var byCustomer []interaction.Envelope
-	index := map[string]int{}
+	var pending []interaction.Interaction
 	for i, in := range unique {
 		switch outcomes[i] {
 		case Created:
@@ -177,20 +181,13 @@ func (s *Service) record(ctx context.Context, ins []interaction.Interaction, now
 		default:
 			res.Duplicates++
 		}
-		if outcomes[i] == DuplicateApplied {
-			continue
+		if outcomes[i] != DuplicateApplied {
+			pending = append(pending, in)
 		}
-		j, ok := index[in.CustomerID]
-		if !ok {
-			j = len(byCustomer)
-			index[in.CustomerID] = j
-			byCustomer = append(byCustomer, interaction.Envelope{Version: interaction.EnvelopeVersion, CustomerID: in.CustomerID})
-		}
-		byCustomer[j].Interactions = append(byCustomer[j].Interactions, in)
 	}
-	if len(byCustomer) > 0 {
+	if byCustomer := Envelopes(pending); len(byCustomer) > 0 {
 		if err := s.queue.Enqueue(ctx, byCustomer); err != nil {
-			return Result{}, fmt.Errorf("enqueue for rescoring: %w", err)
+			return Result{}, fmt.Errorf("enqueue for rescoring: %w: %w", ErrNotEnqueued, err)
 		}
 	}
 	if s.referrals != nil {
@@ -233,6 +230,23 @@ func (s *Service) undo(ctx context.Context, unique []interaction.Interaction, fo
 		return fmt.Errorf("remove the interactions of a refused request: %w", err)
 	}
 	return nil
+}
+
+// Envelopes groups interactions into the rescore queue's messages: one envelope per customer,
+// in order of first appearance. The sweeper (package sweep) re-enqueues with it too.
+func Envelopes(ins []interaction.Interaction) []interaction.Envelope {
+	var byCustomer []interaction.Envelope
+	index := map[string]int{}
+	for _, in := range ins {
+		j, ok := index[in.CustomerID]
+		if !ok {
+			j = len(byCustomer)
+			index[in.CustomerID] = j
+			byCustomer = append(byCustomer, interaction.Envelope{Version: interaction.EnvelopeVersion, CustomerID: in.CustomerID})
+		}
+		byCustomer[j].Interactions = append(byCustomer[j].Interactions, in)
+	}
+	return byCustomer
 }
 
 // expiry keeps an interaction ttl after it occurred, and at least DedupWindow from now.

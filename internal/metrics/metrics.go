@@ -27,7 +27,8 @@ const (
 	RewardsGranted        = "RewardsGranted"
 	RewardsReversed       = "RewardsReversed"
 	RewardsVoided         = "RewardsVoided"
-	ClicksLost            = "ClicksLost" // a click redirected but not recorded (a store error)
+	ClicksLost            = "ClicksLost"        // a click redirected but not recorded (a store error)
+	InteractionsSwept     = "InteractionsSwept" // stored, never enqueued: enqueued again by the sweeper
 )
 
 // Unit is a CloudWatch unit.
