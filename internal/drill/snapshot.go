@@ -104,6 +104,9 @@ func Take(ctx context.Context, st *localrun.Stack) (Snapshot, error) {
 // segCounterPrefix starts the segment counters' keys (dynamostore: SEG#<segment>#<shard>).
 const segCounterPrefix = "SEG#"
 
+// countersExact is the StatsTable line of a run whose segment counters equal the profiles.
+const countersExact = "segment counters equal the profiles"
+
 // segmentCounterLines renders the segment counters summed per segment and sub-segment (which
 // shards hold a count that went back to zero depends on the path customers took), and whether
 // they equal what the PROFILE items say: the counters must be exact in each run, not only
@@ -158,7 +161,7 @@ func segmentCounterLines(stats, customers []map[string]any) []string {
 	}
 	sort.Strings(off)
 	if len(off) == 0 {
-		lines = append(lines, "segment counters equal the profiles")
+		lines = append(lines, countersExact)
 	} else {
 		lines = append(lines, "segment counters differ from the profiles: "+strings.Join(off, "; "))
 	}
