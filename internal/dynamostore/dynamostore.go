@@ -27,10 +27,13 @@ func isConditionFailed(err error) bool {
 	return errors.As(err, &ccf)
 }
 
-// LostRace reports whether a transaction was cancelled by a failed condition or a conflict
-// with another transaction on one of its items: the caller re-reads and tries again, as after
-// a failed conditional put.
+// LostRace reports whether a write failed its condition or, for a transaction, was cancelled
+// by a failed condition or a conflict with another transaction on one of its items: the caller
+// re-reads and tries again.
 func LostRace(err error) bool {
+	if isConditionFailed(err) {
+		return true
+	}
 	var tce *types.TransactionCanceledException
 	if errors.As(err, &tce) {
 		for _, r := range tce.CancellationReasons {

@@ -249,7 +249,7 @@ func (e *Eraser) customer(ctx context.Context, id, _ string, c *Counts) error {
 		var keys []map[string]types.AttributeValue
 		var profile map[string]types.AttributeValue
 		for _, it := range items {
-			if str(it, "sk") == dynamostore.ProfileSK && str(it, "seg") != "" {
+			if str(it, "sk") == dynamostore.ProfileSK {
 				profile = it
 				continue
 			}
@@ -270,9 +270,10 @@ func (e *Eraser) customer(ctx context.Context, id, _ string, c *Counts) error {
 	}
 }
 
-// deleteProfile deletes a segmented customer's PROFILE item and takes them out of the segment
-// counters in one transaction, conditional on the version read: a retried erasure finds no
-// PROFILE (nothing to take out again), and a rescore in between fails the condition.
+// deleteProfile deletes the customer's PROFILE item, conditional on the version read, and takes
+// a segmented customer out of the segment counters in the same transaction: a retried erasure
+// finds no PROFILE (nothing to take out again), and a rescore in between (a first segmentation
+// included) fails the condition.
 func (e *Eraser) deleteProfile(ctx context.Context, id string, it map[string]types.AttributeValue) error {
 	var m struct {
 		Version *int64   `dynamodbav:"v"`
@@ -294,6 +295,13 @@ func (e *Eraser) deleteProfile(ctx context.Context, id string, it map[string]typ
 	moves, err := dynamostore.SegmentCounterMoves(e.t.Stats, id,
 		segment.CounterDeltas(segment.Membership{Segment: m.Segment, SubSegments: m.Subs}, segment.Membership{}))
 	if err != nil {
+		return err
+	}
+	if len(moves) == 0 {
+		_, err = e.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+			TableName: aws.String(e.t.Customers), Key: key("customer_id", id, "sk", dynamostore.ProfileSK),
+			ConditionExpression: expr.Condition(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+		})
 		return err
 	}
 	ops := append([]types.TransactWriteItem{{Delete: &types.Delete{
