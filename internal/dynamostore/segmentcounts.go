@@ -112,8 +112,11 @@ func (sc *SegmentCounters) Read(ctx context.Context, segments []string) (map[str
 				total.SubSegments[sub] += n
 			}
 		}
-		// As the index count showed them: the sub-segments some member has.
-		maps.DeleteFunc(total.SubSegments, func(_ string, n int) bool { return n == 0 })
+		// As the index count showed them: the sub-segments some member has. A stack upgraded
+		// from before the counters reads negative sums until scripts/segment-counts --fix has
+		// run; counts are never negative (docs/openapi.yaml).
+		maps.DeleteFunc(total.SubSegments, func(_ string, n int) bool { return n <= 0 })
+		total.Members = max(total.Members, 0)
 		out[seg] = total
 	}
 	return out, nil

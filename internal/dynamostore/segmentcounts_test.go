@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -244,5 +245,29 @@ func TestCorrectAndReadCost(t *testing.T) {
 	// nothing on DynamoDB Local), whatever n; the index count reads ~60 bytes per member.
 	if fullRead > 24 || indexRead <= fullRead {
 		t.Errorf("reading the counters cost %.1f units with %d customers (the index count %.1f): want at most 24, less than the index", fullRead, n, indexRead)
+	}
+}
+
+// A customer written before the counters existed, moved after: the old segment's counters go
+// below zero until the repair, and are read as zero (counts are never negative).
+func TestCountsReadNeverNegative(t *testing.T) {
+	ctx := context.Background()
+	cs := customers(t, stack.DynamoDB)
+	if _, err := stack.DynamoDB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(stack.Resources["CustomersTable"]), Item: map[string]types.AttributeValue{
+		"customer_id": &types.AttributeValueMemberS{Value: "t3-old"}, "sk": &types.AttributeValueMemberS{Value: dynamostore.ProfileSK},
+		"seg": &types.AttributeValueMemberS{Value: "t3_old"}, "sub": &types.AttributeValueMemberSS{Value: []string{"lapsed"}},
+		"seg_shard": &types.AttributeValueMemberS{Value: dynamostore.SegmentShard("t3_old", "t3-old")}, "v": &types.AttributeValueMemberN{Value: "3"},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := move(t, cs, "t3-old", "t3_new"); err != nil {
+		t.Fatal(err)
+	}
+	all, err := cs.SegmentCounts(ctx, []string{"t3_old", "t3_new"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if old, moved := all["t3_old"], all["t3_new"]; old.Members != 0 || len(old.SubSegments) != 0 || moved.Members != 1 {
+		t.Errorf("t3_old %+v, t3_new %+v", old, moved)
 	}
 }
