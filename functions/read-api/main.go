@@ -29,6 +29,7 @@ func wire(ctx context.Context, log *slog.Logger) (*httpapi.Router, error) {
 	currency := e.Optional("DEFAULT_CURRENCY", "EUR")
 	vouchersTable := e.String("VOUCHERS_TABLE")
 	ledgerTable := e.String("LEDGER_TABLE")
+	statsTable := e.String("STATS_TABLE")
 	shareBase := e.Optional("SHARE_BASE_URL", "")
 	if err := e.Err(); err != nil {
 		return nil, err
@@ -55,6 +56,9 @@ func wire(ctx context.Context, log *slog.Logger) (*httpapi.Router, error) {
 	}
 	customers, err := dynamostore.NewCustomers(clients.DynamoDB, customersTable)
 	if err != nil {
+		return nil, err
+	}
+	if customers, err = customers.WithCounters(statsTable); err != nil {
 		return nil, err
 	}
 	r, err := httpapi.NewKeyedRouter(clients.DynamoDB, keysTable, log)

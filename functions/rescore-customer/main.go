@@ -33,6 +33,7 @@ func wire(ctx context.Context, log *slog.Logger) (*consumer.Rescore, error) {
 	var e env.Reader
 	customersTable := e.String("CUSTOMERS_TABLE")
 	interactionsTable := e.String("INTERACTIONS_TABLE")
+	statsTable := e.String("STATS_TABLE")
 	outboundURL := e.String("OUTBOUND_QUEUE_URL")
 	voucherURL := e.String("VOUCHER_QUEUE_URL")
 	if err := e.Err(); err != nil {
@@ -53,6 +54,9 @@ func wire(ctx context.Context, log *slog.Logger) (*consumer.Rescore, error) {
 	sq := sqsqueue.NewClient(clients.Env)
 	profiles, err := dynamostore.NewCustomers(clients.DynamoDB, customersTable)
 	if err != nil {
+		return nil, err
+	}
+	if profiles, err = profiles.WithCounters(statsTable); err != nil {
 		return nil, err
 	}
 	marks, err := dynamostore.NewInteractions(clients.DynamoDB, interactionsTable)

@@ -127,8 +127,12 @@ func (fakeCustomers) Members(_ context.Context, seg, sub string, shard int, afte
 	return []dynamostore.Member{{CustomerID: "z", Program: "ambassador"}}, dynamostore.SegmentShards, "", nil
 }
 
-func (fakeCustomers) SegmentCounts(_ context.Context, seg string) (int, map[string]int, error) {
-	return len(seg), map[string]int{"x": 1}, nil
+func (fakeCustomers) SegmentCounts(_ context.Context, segs []string) (map[string]segment.Count, error) {
+	out := map[string]segment.Count{}
+	for _, seg := range segs {
+		out[seg] = segment.Count{Members: len(seg), SubSegments: map[string]int{"x": 1}}
+	}
+	return out, nil
 }
 
 func TestReadRoute(t *testing.T) {

@@ -104,11 +104,15 @@ func (f customersFake) Members(_ context.Context, seg, sub string, shard int, af
 	return nil, dynamostore.SegmentShards, "", nil
 }
 
-func (f customersFake) SegmentCounts(_ context.Context, seg string) (int, map[string]int, error) {
+func (f customersFake) SegmentCounts(_ context.Context, segs []string) (map[string]segment.Count, error) {
 	if f.err != nil {
-		return 0, nil, f.err
+		return nil, f.err
 	}
-	return 3, map[string]int{"best_buyer": 1}, nil
+	out := map[string]segment.Count{}
+	for _, seg := range segs {
+		out[seg] = segment.Count{Members: 3, SubSegments: map[string]int{"best_buyer": 1}}
+	}
+	return out, nil
 }
 
 type vouchersFake struct{}

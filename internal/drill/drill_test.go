@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -64,6 +65,10 @@ func TestDrills(t *testing.T) {
 	if len(clean["CustomersTable"]) < 40 || len(clean["LedgerTable"]) == 0 || len(clean["ReferralsTable"]) == 0 {
 		t.Fatalf("the clean run left too little to compare: %d customers, %d ledger items, %d referral items",
 			len(clean["CustomersTable"]), len(clean["LedgerTable"]), len(clean["ReferralsTable"]))
+	}
+	// Each drill must equal the clean run, whose segment counters must be exact themselves.
+	if !slices.Contains(clean["StatsTable"], countersExact) {
+		t.Fatalf("the clean run's segment counters are wrong:\n%s", strings.Join(clean["StatsTable"], "\n"))
 	}
 	for _, d := range drills {
 		t.Run(d.name, func(t *testing.T) {

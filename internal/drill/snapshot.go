@@ -71,6 +71,9 @@ func Take(ctx context.Context, st *localrun.Stack) (Snapshot, error) {
 				funnel[pk[:strings.LastIndexByte(pk, '#')]] += n
 				continue
 			}
+			if pk, _ := it["pk"].(string); tb == "StatsTable" && strings.HasPrefix(pk, segCounterPrefix) {
+				continue // summed below
+			}
 			if line, keep := normalize(tb, it, codes); keep {
 				snap[tb] = append(snap[tb], line)
 			}
@@ -80,6 +83,7 @@ func Take(ctx context.Context, st *localrun.Stack) (Snapshot, error) {
 	for k, n := range funnel {
 		snap["StatsTable"] = append(snap["StatsTable"], fmt.Sprintf("%s (all shards) n:%g", k, n))
 	}
+	snap["StatsTable"] = append(snap["StatsTable"], segmentCounterLines(items["StatsTable"], items["CustomersTable"])...)
 	sort.Strings(snap["StatsTable"])
 
 	segments := map[string]string{}
@@ -95,6 +99,73 @@ func Take(ctx context.Context, st *localrun.Stack) (Snapshot, error) {
 	}
 	snap["OutboundQueue"] = events
 	return snap, nil
+}
+
+// segCounterPrefix starts the segment counters' keys (dynamostore: SEG#<segment>#<shard>).
+const segCounterPrefix = "SEG#"
+
+// countersExact is the StatsTable line of a run whose segment counters equal the profiles.
+const countersExact = "segment counters equal the profiles"
+
+// segmentCounterLines renders the segment counters summed per segment and sub-segment (which
+// shards hold a count that went back to zero depends on the path customers took), and whether
+// they equal what the PROFILE items say: the counters must be exact in each run, not only
+// equal across runs.
+func segmentCounterLines(stats, customers []map[string]any) []string {
+	counters, profiles := map[string]float64{}, map[string]float64{}
+	for _, it := range stats {
+		pk, _ := it["pk"].(string)
+		if !strings.HasPrefix(pk, segCounterPrefix) {
+			continue
+		}
+		seg := strings.TrimPrefix(pk[:strings.LastIndexByte(pk, '#')], segCounterPrefix)
+		for k, v := range it {
+			n, _ := v.(float64)
+			switch {
+			case k == "n":
+				counters[seg] += n
+			case strings.HasPrefix(k, "sub_"):
+				counters[seg+"/"+strings.TrimPrefix(k, "sub_")] += n
+			}
+		}
+	}
+	for _, it := range customers {
+		seg, _ := it["seg"].(string)
+		if sk, _ := it["sk"].(string); sk != "PROFILE" || seg == "" {
+			continue
+		}
+		profiles[seg]++
+		subs, _ := it["sub"].([]string) // a string set
+		for _, s := range subs {
+			profiles[seg+"/"+s]++
+		}
+	}
+	var lines []string
+	for k, n := range counters {
+		if n != 0 {
+			lines = append(lines, fmt.Sprintf("segment counter %s (all shards) n:%g", k, n))
+		}
+	}
+	keys := map[string]bool{}
+	for k := range counters {
+		keys[k] = true
+	}
+	for k := range profiles {
+		keys[k] = true
+	}
+	var off []string
+	for k := range keys {
+		if counters[k] != profiles[k] {
+			off = append(off, fmt.Sprintf("%s counted %g, %g profiles", k, counters[k], profiles[k]))
+		}
+	}
+	sort.Strings(off)
+	if len(off) == 0 {
+		lines = append(lines, countersExact)
+	} else {
+		lines = append(lines, "segment counters differ from the profiles: "+strings.Join(off, "; "))
+	}
+	return lines
 }
 
 // outboundEvents drains the OutboundQueue (nothing consumes it locally) and renders what a

@@ -1,6 +1,7 @@
 package drill
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -62,5 +63,45 @@ func TestDiff(t *testing.T) {
 	}
 	if l, keep := normalize("CustomersTable", map[string]any{"customer_id": "c1", "sk": "SEG#1795000000#x"}, nil); keep {
 		t.Errorf("segment history kept: %s", l)
+	}
+}
+
+// The segment counters are compared summed per segment and sub-segment, and checked against
+// the profiles in each run: a counter moved twice (or not at all) is a difference.
+func TestSegmentCounterLines(t *testing.T) {
+	profiles := []map[string]any{
+		{"customer_id": "c1", "sk": "PROFILE", "seg": "ambassador", "sub": []string{"best_buyer"}},
+		{"customer_id": "c2", "sk": "PROFILE", "seg": "ambassador"},
+		{"customer_id": "c3", "sk": "PROFILE", "seg": "opportunist"},
+		{"customer_id": "c4", "sk": "PROFILE"}, // not segmented
+		{"customer_id": "c1", "sk": "SEG#1795000000#x", "seg": "ambassador"},
+	}
+	counters := func(ambShard2 float64) []map[string]any {
+		return []map[string]any{
+			{"pk": "SEG#ambassador#03", "sk": "N", "n": 1.0, "sub_best_buyer": 1.0},
+			{"pk": "SEG#ambassador#07", "sk": "N", "n": ambShard2, "sub_lapsed": 0.0},
+			{"pk": "SEG#opportunist#03", "sk": "N", "n": 1.0},
+			{"pk": "SEG#future_ambassador#01", "sk": "N", "n": 0.0}, // a customer passed through
+			{"pk": "FUNNEL#ambassador#shares#1", "sk": "N", "n": 4.0},
+		}
+	}
+	snap := func(stats []map[string]any) Snapshot {
+		return Snapshot{"StatsTable": segmentCounterLines(stats, profiles)}
+	}
+	clean := snap(counters(1))
+	if !slices.Contains(clean["StatsTable"], countersExact) || len(clean["StatsTable"]) != 4 {
+		t.Fatalf("clean lines: %q", clean["StatsTable"])
+	}
+	// Spread over other shards, with zeros left behind: the same.
+	moved := counters(1)
+	moved[1]["pk"] = "SEG#ambassador#11"
+	moved = append(moved, map[string]any{"pk": "SEG#opportunist#09", "sk": "N", "n": 0.0, "sub_lapsed": 0.0})
+	if d := Diff(clean, snap(moved)); len(d) != 0 {
+		t.Errorf("same sums, other shards: %v", d)
+	}
+	// One customer counted twice: both the sum and the check against the profiles differ.
+	d := Diff(clean, snap(counters(2)))
+	if len(d) != 4 || !strings.Contains(strings.Join(d, "\n"), "ambassador counted 3, 2 profiles") {
+		t.Errorf("a double count: %d differences:\n%s", len(d), strings.Join(d, "\n"))
 	}
 }

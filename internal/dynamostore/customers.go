@@ -26,6 +26,8 @@ const ProfileSK = "PROFILE"
 type Customers struct {
 	db    Client
 	table string
+	// counters, when set, are the segment counters Put keeps and the counts read.
+	counters *SegmentCounters
 }
 
 // NewCustomers builds the store.
@@ -37,6 +39,17 @@ func NewCustomers(db Client, table string) (*Customers, error) {
 		return nil, err
 	}
 	return &Customers{db: db, table: table}, nil
+}
+
+// WithCounters makes Put keep the segment counters of the StatsTable statsTable, and the
+// segment counts (SegmentCounts, CountSegment) read them.
+func (s *Customers) WithCounters(statsTable string) (*Customers, error) {
+	sc, err := NewSegmentCounters(s.db, statsTable)
+	if err != nil {
+		return nil, err
+	}
+	s.counters = sc
+	return s, nil
 }
 
 // profileItem is the stored form: the aggregate plus its concurrency state and index keys.
@@ -81,7 +94,8 @@ func (s *Customers) Get(ctx context.Context, customerID string) (*aggregate.Cust
 	if err != nil || it == nil {
 		return aggregate.New(customerID), rescore.Revision{}, err
 	}
-	return &it.Customer, rescore.Revision{Exists: true, Version: it.Version, Pending: it.Pending, Outbox: it.Outbox, VoucherAsks: it.VoucherAsks}, nil
+	return &it.Customer, rescore.Revision{Exists: true, Version: it.Version, Pending: it.Pending, Outbox: it.Outbox, VoucherAsks: it.VoucherAsks,
+		Membership: rescore.MembershipOf(&it.Customer)}, nil
 }
 
 // Find returns a customer's aggregates for the read API (eventually consistent: half the
@@ -114,7 +128,10 @@ func (s *Customers) get(ctx context.Context, customerID string, consistent bool)
 	return &it, nil
 }
 
-// Put implements rescore.Profiles: one PutItem conditional on the version read.
+// Put implements rescore.Profiles: one PutItem conditional on the version read; when the
+// customer's membership changes (and the counters are kept), one TransactWriteItems of that
+// same conditional put and the counters' moves, so a lost race or a redelivery that fails the
+// condition moves no counter either.
 func (s *Customers) Put(ctx context.Context, c *aggregate.Customer, prev, next rescore.Revision, now time.Time) error {
 	it := profileItem{Customer: *c, SK: ProfileSK, Version: prev.Version + 1, Pending: next.Pending,
 		Outbox: next.Outbox, VoucherAsks: next.VoucherAsks, UpdatedAt: now}
@@ -138,16 +155,39 @@ func (s *Customers) Put(ctx context.Context, c *aggregate.Customer, prev, next r
 	if err != nil {
 		return err
 	}
-	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+	var deltas []segment.CounterDelta
+	if s.counters != nil {
+		deltas = segment.CounterDeltas(prev.Membership, rescore.MembershipOf(c))
+	}
+	if len(deltas) == 0 {
+		_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+			TableName: aws.String(s.table), Item: item,
+			ConditionExpression: expr.Condition(), ExpressionAttributeNames: expr.Names(),
+			ExpressionAttributeValues: expr.Values(),
+		})
+		if isConditionFailed(err) {
+			return apperr.ErrConcurrentUpdate
+		}
+		if err != nil {
+			return fmt.Errorf("put customer %s: %w", c.CustomerID, err)
+		}
+		return nil
+	}
+	moves, err := s.counters.TransactItems(c.CustomerID, deltas)
+	if err != nil {
+		return err
+	}
+	ops := append([]types.TransactWriteItem{{Put: &types.Put{
 		TableName: aws.String(s.table), Item: item,
 		ConditionExpression: expr.Condition(), ExpressionAttributeNames: expr.Names(),
 		ExpressionAttributeValues: expr.Values(),
-	})
-	if isConditionFailed(err) {
+	}}}, moves...)
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: ops})
+	if LostRace(err) {
 		return apperr.ErrConcurrentUpdate
 	}
 	if err != nil {
-		return fmt.Errorf("put customer %s: %w", c.CustomerID, err)
+		return fmt.Errorf("put customer %s with its segment counters: %w", c.CustomerID, err)
 	}
 	return nil
 }

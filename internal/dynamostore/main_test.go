@@ -14,8 +14,8 @@ import (
 
 var stack *localrun.Stack
 
-// TestMain runs the tests against DynamoDB Local with the InteractionsTable and CustomersTable
-// of template.yaml itself (the rest of the template is left out: no functions to build).
+// TestMain runs the tests against DynamoDB Local with the InteractionsTable, CustomersTable and
+// StatsTable of template.yaml itself (no functions to build).
 func TestMain(m *testing.M) {
 	flag.Parse()
 	if testing.Short() {
@@ -28,7 +28,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	stack, err = localrun.Start(ctx, localrun.Config{RepoDir: repo, Only: []string{"InteractionsTable", "CustomersTable"}, Quiet: true, ManualSchedules: true, ResourcePrefix: "ds-"})
+	stack, err = localrun.Start(ctx, localrun.Config{RepoDir: repo, Only: []string{"InteractionsTable", "CustomersTable", "StatsTable"}, Quiet: true, ManualSchedules: true, ResourcePrefix: "ds-"})
 	cancel()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "dynamostore: start local stack:", err)

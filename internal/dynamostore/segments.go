@@ -2,6 +2,7 @@ package dynamostore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/referral-engine/referral-engine/internal/apperr"
+	"github.com/referral-engine/referral-engine/internal/segment"
 )
 
 // Segment membership on the PROFILE item (docs/referrals.md), written by rescore:
@@ -114,57 +116,26 @@ func (s *Customers) SegmentPage(ctx context.Context, segment string, shard int, 
 	return ids, next, nil
 }
 
-// CountSegment counts the members of segment (with subSegment when set) over every shard, in
-// parallel: Select COUNT reads only the index's keys (about 50 bytes a member).
+// CountSegment returns the members of segment (with subSegment among theirs when set) from
+// the segment counters: one BatchGetItem of 16 keys, whatever the segment's size.
 func (s *Customers) CountSegment(ctx context.Context, segment, subSegment string) (int, error) {
-	counts := make([]int, SegmentShards)
-	errs := make([]error, SegmentShards)
-	var wg sync.WaitGroup
-	for shard := range SegmentShards {
-		wg.Go(func() {
-			counts[shard], errs[shard] = s.countShard(ctx, fmt.Sprintf("%s#%02d", segment, shard), subSegment)
-		})
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return 0, err
-		}
-	}
-	total := 0
-	for _, n := range counts {
-		total += n
-	}
-	return total, nil
-}
-
-func (s *Customers) countShard(ctx context.Context, shardKey, subSegment string) (int, error) {
-	b := expression.NewBuilder().WithKeyCondition(expression.Key("seg_shard").Equal(expression.Value(shardKey)))
-	if subSegment != "" {
-		b = b.WithFilter(expression.Contains(expression.Name("sub"), subSegment))
-	}
-	expr, err := b.Build()
+	counts, err := s.SegmentCounts(ctx, []string{segment})
 	if err != nil {
 		return 0, err
 	}
-	n := 0
-	var start map[string]types.AttributeValue
-	for {
-		out, err := s.db.Query(ctx, &dynamodb.QueryInput{
-			TableName: aws.String(s.table), IndexName: aws.String(SegmentIndex), Select: types.SelectCount,
-			KeyConditionExpression: expr.KeyCondition(), FilterExpression: expr.Filter(),
-			ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-			ExclusiveStartKey: start,
-		})
-		if err != nil {
-			return 0, fmt.Errorf("count segment %s: %w", shardKey, err)
-		}
-		n += int(out.Count)
-		if len(out.LastEvaluatedKey) == 0 {
-			return n, nil
-		}
-		start = out.LastEvaluatedKey
+	if subSegment != "" {
+		return counts[segment].SubSegments[subSegment], nil
 	}
+	return counts[segment].Members, nil
+}
+
+// SegmentCounts returns each segment's members and, among them, each sub-segment's from the
+// segment counters (SegmentCounters.Read: one BatchGetItem).
+func (s *Customers) SegmentCounts(ctx context.Context, segments []string) (map[string]segment.Count, error) {
+	if s.counters == nil {
+		return nil, errors.New("dynamostore: segment counts need the counters (WithCounters)")
+	}
+	return s.counters.Read(ctx, segments)
 }
 
 // Member is one row of a segment listing, from the segment index alone.
@@ -224,20 +195,17 @@ func (s *Customers) Members(ctx context.Context, segment, subSegment string, sha
 	return rows, shard, after, nil
 }
 
-// SegmentCounts counts a segment's members and, among them, each sub-segment's, in one pass
-// over the segment index (every shard in parallel; about 60 bytes read per member).
-func (s *Customers) SegmentCounts(ctx context.Context, segment string) (int, map[string]int, error) {
-	type tally struct {
-		n    int
-		subs map[string]int
-	}
-	tallies := make([]tally, SegmentShards)
+// IndexCounts counts a segment's members and, among them, each sub-segment's, per shard, by
+// reading the whole segment index (every shard in parallel; about 60 bytes read per member).
+// Its cost grows with the segment: only the counters' check and repair use it.
+func (s *Customers) IndexCounts(ctx context.Context, seg string) ([]segment.Count, error) {
+	tallies := make([]segment.Count, SegmentShards)
 	errs := make([]error, SegmentShards)
 	var wg sync.WaitGroup
 	for shard := range SegmentShards {
 		wg.Go(func() {
-			t := tally{subs: map[string]int{}}
-			kc := expression.Key("seg_shard").Equal(expression.Value(fmt.Sprintf("%s#%02d", segment, shard)))
+			t := segment.Count{SubSegments: map[string]int{}}
+			kc := expression.Key("seg_shard").Equal(expression.Value(fmt.Sprintf("%s#%02d", seg, shard)))
 			expr, err := expression.NewBuilder().WithKeyCondition(kc).WithProjection(expression.NamesList(expression.Name("sub"))).Build()
 			if err != nil {
 				errs[shard] = err
@@ -251,15 +219,15 @@ func (s *Customers) SegmentCounts(ctx context.Context, segment string) (int, map
 			for p.HasMorePages() {
 				page, err := p.NextPage(ctx)
 				if err != nil {
-					errs[shard] = fmt.Errorf("count segment %s: %w", segment, err)
+					errs[shard] = fmt.Errorf("count segment %s in the index: %w", seg, err)
 					return
 				}
 				for _, it := range page.Items {
-					t.n++
+					t.Members++
 					var m Member
 					if attributevalue.UnmarshalMap(it, &m) == nil {
 						for _, sub := range m.SubSegments {
-							t.subs[sub]++
+							t.SubSegments[sub]++
 						}
 					}
 				}
@@ -268,15 +236,8 @@ func (s *Customers) SegmentCounts(ctx context.Context, segment string) (int, map
 		})
 	}
 	wg.Wait()
-	total, subs := 0, map[string]int{}
-	for i, t := range tallies {
-		if errs[i] != nil {
-			return 0, nil, errs[i]
-		}
-		total += t.n
-		for k, v := range t.subs {
-			subs[k] += v
-		}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
-	return total, subs, nil
+	return tallies, nil
 }

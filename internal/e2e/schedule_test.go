@@ -56,23 +56,30 @@ func TestScheduledRescoring(t *testing.T) {
 		eventually(t, 30*time.Second, id+" applied", func() bool { return num(t, profile(t, id), "n") == 1 })
 	}
 	queueIdle(t)
-	// Make the stored results stale, as time would: both say "new customer"; one is due now,
-	// the other in a day.
+	// Make the stored results stale, as time would: both say "new customer" (written as rescore
+	// writes, so that the segment counters count it); one is due now, the other in a day.
+	cs, err := dynamostore.NewCustomers(stack.DynamoDB, stack.Resources["CustomersTable"])
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i, id := range ids {
+		p, err := cs.Placement(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		place(t, id, p.Segment, p.Program, "new_customer")
 		due := now.Add(-time.Hour).Unix()
 		if i == 1 {
 			due = now.Add(24 * time.Hour).Unix()
 		}
-		_, err := stack.DynamoDB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		_, err = stack.DynamoDB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName: aws.String(stack.Resources["CustomersTable"]),
 			Key: map[string]ddbtypes.AttributeValue{
 				"customer_id": &ddbtypes.AttributeValueMemberS{Value: id},
 				"sk":          &ddbtypes.AttributeValueMemberS{Value: dynamostore.ProfileSK},
 			},
-			UpdateExpression:         aws.String("SET #sub = :sub, rv_shard = :shard, rv_at = :due"),
-			ExpressionAttributeNames: map[string]string{"#sub": "sub"},
+			UpdateExpression: aws.String("SET rv_shard = :shard, rv_at = :due"),
 			ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
-				":sub":   &ddbtypes.AttributeValueMemberSS{Value: []string{"new_customer"}},
 				":shard": &ddbtypes.AttributeValueMemberS{Value: dynamostore.ReviewShard(id)},
 				":due":   &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(due, 10)},
 			},

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/referral-engine/referral-engine/internal/apperr"
 	"github.com/referral-engine/referral-engine/internal/dynamostore"
 	"github.com/referral-engine/referral-engine/internal/voucher"
 )
@@ -57,33 +59,32 @@ func askVoucher(t *testing.T, id, body string) (int, voucherView) {
 	return r.Status, v
 }
 
-// place puts a customer in a segment as rescore does (the PROFILE attributes docs/referrals.md
-// names), for campaigns to find.
+// place puts a customer in a segment through rescore's own write (dynamostore.Customers.Put:
+// the versioned write that moves the segment counters with it), for campaigns to find.
 func place(t *testing.T, id, segment, program string, subs ...string) {
 	t.Helper()
-	vals := map[string]ddbtypes.AttributeValue{
-		":seg": &ddbtypes.AttributeValueMemberS{Value: segment},
-		":prg": &ddbtypes.AttributeValueMemberS{Value: program},
-		":sh":  &ddbtypes.AttributeValueMemberS{Value: dynamostore.SegmentShard(segment, id)},
+	ctx := context.Background()
+	cs, err := dynamostore.NewCustomers(stack.DynamoDB, stack.Resources["CustomersTable"])
+	if err == nil {
+		cs, err = cs.WithCounters(stack.Resources["StatsTable"])
 	}
-	upd := "SET seg = :seg, prg = :prg, seg_shard = :sh"
-	if len(subs) > 0 {
-		vals[":sub"] = &ddbtypes.AttributeValueMemberSS{Value: subs}
-		upd += ", #sub = :sub"
-	} else {
-		upd += " REMOVE #sub"
-	}
-	_, err := stack.DynamoDB.UpdateItem(context.Background(), &dynamodb.UpdateItemInput{
-		TableName: aws.String(stack.Resources["CustomersTable"]),
-		Key: map[string]ddbtypes.AttributeValue{
-			"customer_id": &ddbtypes.AttributeValueMemberS{Value: id},
-			"sk":          &ddbtypes.AttributeValueMemberS{Value: dynamostore.ProfileSK},
-		},
-		UpdateExpression: aws.String(upd), ExpressionAttributeNames: map[string]string{"#sub": "sub"},
-		ExpressionAttributeValues: vals, ConditionExpression: aws.String("attribute_exists(customer_id)"),
-	})
 	if err != nil {
-		t.Fatalf("place %s: %v", id, err)
+		t.Fatal(err)
+	}
+	for attempt := 0; ; attempt++ {
+		c, rev, err := cs.Get(ctx, id)
+		if err != nil || !rev.Exists {
+			t.Fatalf("place %s: %v (exists %v)", id, err, rev.Exists)
+		}
+		c.Segment, c.Program, c.SubSegments = segment, program, subs
+		err = cs.Put(ctx, c, rev, rev, time.Now())
+		if errors.Is(err, apperr.ErrConcurrentUpdate) && attempt < 5 {
+			continue // rescore wrote it meanwhile
+		}
+		if err != nil {
+			t.Fatalf("place %s: %v", id, err)
+		}
+		return
 	}
 }
 

@@ -4,7 +4,8 @@
 // What happens to each item (docs/referrals.md, "Erasure"):
 //   - InteractionsTable: the customer's partition is deleted (raw properties hold order ids,
 //     review ids, profile values).
-//   - CustomersTable: the partition (PROFILE aggregate, SEG# history) is deleted; an ERASED
+//   - CustomersTable: the partition (PROFILE aggregate, SEG# history) is deleted, the PROFILE
+//     in one transaction with the decrement of the customer's segment counters; an ERASED
 //     record under the pseudonym, written as begun before anything is erased and finished
 //     last, lets a retry after a crash finish and a later call answer already_erased.
 //   - VouchersTable: OWNER# items deleted; CODE# items kept as revoked tombstones (the code stays
@@ -16,7 +17,8 @@
 //     for an erased referrer is voided (nobody left to pay).
 //   - LedgerTable: entries and BALANCE move to the pseudonym's partition, in transactions that
 //     keep the sum of entries equal to BALANCE.
-//   - StatsTable: leaderboard counts move to the pseudonym; funnel counters hold no ids.
+//   - StatsTable: leaderboard counts move to the pseudonym; funnel counters hold no ids; the
+//     segment counters lose the customer (with the PROFILE, above).
 package erase
 
 import (
@@ -33,11 +35,14 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/referral-engine/referral-engine/internal/dynamostore"
 	"github.com/referral-engine/referral-engine/internal/outbound"
 	"github.com/referral-engine/referral-engine/internal/referralstore"
+	"github.com/referral-engine/referral-engine/internal/segment"
 )
 
 // Pseudonym is the stable stand-in for an erased customer: "erased-" and 24 hex characters of
@@ -236,12 +241,75 @@ func (e *Eraser) interactions(ctx context.Context, id, _ string, c *Counts) erro
 }
 
 func (e *Eraser) customer(ctx context.Context, id, _ string, c *Counts) error {
-	keys, err := e.partition(ctx, e.t.Customers, "customer_id", id, "customer_id, sk")
+	for attempt := 1; ; attempt++ {
+		items, err := e.partition(ctx, e.t.Customers, "customer_id", id, "customer_id, sk, v, seg, sub")
+		if err != nil {
+			return err
+		}
+		var keys []map[string]types.AttributeValue
+		var profile map[string]types.AttributeValue
+		for _, it := range items {
+			if str(it, "sk") == dynamostore.ProfileSK {
+				profile = it
+				continue
+			}
+			keys = append(keys, key("customer_id", id, "sk", str(it, "sk")))
+		}
+		if profile != nil {
+			err := e.deleteProfile(ctx, id, profile)
+			if dynamostore.LostRace(err) && attempt < 5 {
+				continue // a rescore wrote it since: read it again
+			}
+			if err != nil {
+				return fmt.Errorf("delete the profile of an erased customer: %w", err)
+			}
+			c.CustomerItems++
+		}
+		c.CustomerItems += len(keys)
+		return e.deleteAll(ctx, e.t.Customers, keys)
+	}
+}
+
+// deleteProfile deletes the customer's PROFILE item, conditional on the version read, and takes
+// a segmented customer out of the segment counters in the same transaction: a retried erasure
+// finds no PROFILE (nothing to take out again), and a rescore in between (a first segmentation
+// included) fails the condition.
+func (e *Eraser) deleteProfile(ctx context.Context, id string, it map[string]types.AttributeValue) error {
+	var m struct {
+		Version *int64   `dynamodbav:"v"`
+		Segment string   `dynamodbav:"seg"`
+		Subs    []string `dynamodbav:"sub,stringset"`
+	}
+	if err := attributevalue.UnmarshalMap(it, &m); err != nil {
+		return fmt.Errorf("read the profile of %s: %w", id, err)
+	}
+	// Items written before versions existed have none: then on their existence.
+	cond := expression.AttributeExists(expression.Name("sk")).And(expression.AttributeNotExists(expression.Name("v")))
+	if m.Version != nil {
+		cond = expression.Name("v").Equal(expression.Value(*m.Version))
+	}
+	expr, err := expression.NewBuilder().WithCondition(cond).Build()
 	if err != nil {
 		return err
 	}
-	c.CustomerItems += len(keys)
-	return e.deleteAll(ctx, e.t.Customers, keys)
+	moves, err := dynamostore.SegmentCounterMoves(e.t.Stats, id,
+		segment.CounterDeltas(segment.Membership{Segment: m.Segment, SubSegments: m.Subs}, segment.Membership{}))
+	if err != nil {
+		return err
+	}
+	if len(moves) == 0 {
+		_, err = e.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+			TableName: aws.String(e.t.Customers), Key: key("customer_id", id, "sk", dynamostore.ProfileSK),
+			ConditionExpression: expr.Condition(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+		})
+		return err
+	}
+	ops := append([]types.TransactWriteItem{{Delete: &types.Delete{
+		TableName: aws.String(e.t.Customers), Key: key("customer_id", id, "sk", dynamostore.ProfileSK),
+		ConditionExpression: expr.Condition(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+	}}}, moves...)
+	_, err = e.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: ops})
+	return err
 }
 
 // ledger moves the entries and BALANCE to the pseudonym's partition: each transaction puts the

@@ -53,6 +53,10 @@ func Service(ctx context.Context, e *env.Reader, shareBase string, log *slog.Log
 	if err != nil {
 		return nil, nil, err
 	}
+	// A campaign's count is read from the segment counters.
+	if customers, err = customers.WithCounters(statsTable); err != nil {
+		return nil, nil, err
+	}
 	queue, err := sqsqueue.New(sq, voucherQueue)
 	if err != nil {
 		return nil, nil, err

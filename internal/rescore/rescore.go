@@ -44,6 +44,9 @@ type Revision struct {
 	Outbox []segment.Change
 	// VoucherAsks holds, likewise, the 5-star review ids whose voucher request is not yet sent.
 	VoucherAsks []string
+	// Membership is the segment and sub-segments stored at Version: Put moves the segment
+	// counters from it to the written customer's, in the write conditional on Version.
+	Membership segment.Membership
 }
 
 // effects reports whether r holds anything still to send.
@@ -54,8 +57,9 @@ type Profiles interface {
 	// Get returns the customer's aggregates (aggregate.New when none) and revision.
 	Get(ctx context.Context, customerID string) (*aggregate.Customer, Revision, error)
 	// Put writes c with version prev.Version+1 and next's pending ids, outbox and voucher asks
-	// (next.Version is ignored), on condition that the stored version is prev.Version; it
-	// returns apperr.ErrConcurrentUpdate otherwise.
+	// (next.Version and next.Membership are ignored), on condition that the stored version is
+	// prev.Version; it returns apperr.ErrConcurrentUpdate otherwise. The segment counters move
+	// from prev.Membership to c's in the same write, so they count each move exactly once.
 	Put(ctx context.Context, c *aggregate.Customer, prev, next Revision, now time.Time) error
 }
 
@@ -252,13 +256,18 @@ func (s *Service) try(ctx context.Context, customerID string, ins []interaction.
 		if err := s.send(ctx, customerID, next); err != nil {
 			return 0, 0, nil, err
 		}
-		written := Revision{Exists: true, Version: rev.Version + 1}
+		written := Revision{Exists: true, Version: rev.Version + 1, Membership: MembershipOf(c)}
 		cleared := Revision{Pending: next.Pending}
 		if err := s.profiles.Put(ctx, c, written, cleared, now); err != nil && !errors.Is(err, apperr.ErrConcurrentUpdate) {
 			return 0, 0, nil, err
 		}
 	}
 	return len(fresh), dups, c, nil
+}
+
+// MembershipOf is what the segment counters count of c.
+func MembershipOf(c *aggregate.Customer) segment.Membership {
+	return segment.Membership{Segment: c.Segment, SubSegments: c.SubSegments}
 }
 
 // send records and publishes the segment changes and sends the voucher requests of r; each is

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -25,10 +27,14 @@ type memory struct {
 	stored   map[string]bool // event id -> applied mark
 	// crash, when set, fails the named step once.
 	crash string
+	// counters are the segment counters as Put moves them ("<segment>" and "<segment>/<sub>");
+	// badMembership records a Put whose prev.Membership is not what is stored.
+	counters      map[string]int
+	badMembership []string
 }
 
 func newMemory(ids ...string) *memory {
-	m := &memory{stored: map[string]bool{}}
+	m := &memory{stored: map[string]bool{}, counters: map[string]int{}}
 	for _, id := range ids {
 		m.stored[id] = false
 	}
@@ -56,7 +62,8 @@ func (m *memory) Get(_ context.Context, id string) (*aggregate.Customer, Revisio
 	for k, v := range m.customer.Spend {
 		c.Spend[k] = v
 	}
-	return &c, Revision{Exists: true, Version: m.rev.Version, Pending: slices.Clone(m.rev.Pending), Outbox: slices.Clone(m.rev.Outbox), VoucherAsks: slices.Clone(m.rev.VoucherAsks)}, nil
+	return &c, Revision{Exists: true, Version: m.rev.Version, Pending: slices.Clone(m.rev.Pending), Outbox: slices.Clone(m.rev.Outbox), VoucherAsks: slices.Clone(m.rev.VoucherAsks),
+		Membership: MembershipOf(m.customer)}, nil
 }
 
 func (m *memory) Put(_ context.Context, c *aggregate.Customer, prev, next Revision, _ time.Time) error {
@@ -67,6 +74,19 @@ func (m *memory) Put(_ context.Context, c *aggregate.Customer, prev, next Revisi
 	}
 	if prev.Exists != (m.customer != nil) || prev.Version != m.rev.Version {
 		return apperr.ErrConcurrentUpdate
+	}
+	stored := segment.Membership{}
+	if m.customer != nil {
+		stored = MembershipOf(m.customer)
+	}
+	if !reflect.DeepEqual(prev.Membership, stored) && (prev.Membership.Segment != "" || stored.Segment != "") {
+		m.badMembership = append(m.badMembership, fmt.Sprintf("%v, stored %v", prev.Membership, stored))
+	}
+	for _, d := range segment.CounterDeltas(prev.Membership, MembershipOf(c)) {
+		m.counters[d.Segment] += d.Members
+		for sub, n := range d.SubSegments {
+			m.counters[d.Segment+"/"+sub] += n
+		}
 	}
 	m.customer, m.rev = c, Revision{Exists: true, Version: prev.Version + 1, Pending: next.Pending, Outbox: next.Outbox, VoucherAsks: next.VoucherAsks}
 	return nil
@@ -248,6 +268,11 @@ func TestSegmentChangesGoOutThroughTheOutbox(t *testing.T) {
 	}
 	if len(sk.recorded) != 2 {
 		t.Fatalf("recorded %v", sk.recorded)
+	}
+	// Through the crash, the redelivery and the outbox's clearing write, the counters moved
+	// once per change, from the membership each write replaced.
+	if want := map[string]int{"quiet": 0, "busy": 1}; !maps.Equal(m.counters, want) || m.badMembership != nil {
+		t.Fatalf("counters %v (want %v), wrong previous memberships %v", m.counters, want, m.badMembership)
 	}
 }
 
