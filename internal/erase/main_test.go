@@ -1,15 +1,10 @@
 package erase_test
 
 import (
-	"context"
-	"flag"
-	"fmt"
-	"os"
 	"testing"
-	"time"
 
-	"github.com/referral-engine/referral-engine/internal/emulator"
 	"github.com/referral-engine/referral-engine/internal/localrun"
+	"github.com/referral-engine/referral-engine/internal/localrun/localruntest"
 )
 
 var stack *localrun.Stack
@@ -20,23 +15,5 @@ var tables = []string{"CustomersTable", "InteractionsTable", "VouchersTable", "R
 // TestMain runs the emulator tests against DynamoDB Local; the unit tests need none, so -short
 // runs them alone.
 func TestMain(m *testing.M) {
-	flag.Parse()
-	if testing.Short() {
-		os.Exit(m.Run())
-	}
-	repo, err := emulator.RepoRoot()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	stack, err = localrun.Start(ctx, localrun.Config{RepoDir: repo, Only: tables, Quiet: true, ManualSchedules: true, ResourcePrefix: "er-"})
-	cancel()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "erase: start local stack:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	_ = stack.Close()
-	os.Exit(code)
+	localruntest.Tables{Name: "erase", Prefix: "er-", Tables: tables, ShortRuns: true}.Main(m, &stack, nil)
 }

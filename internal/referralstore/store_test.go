@@ -3,9 +3,7 @@ package referralstore_test
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -16,10 +14,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/referral-engine/referral-engine/internal/awsclient"
-	"github.com/referral-engine/referral-engine/internal/emulator"
 	"github.com/referral-engine/referral-engine/internal/funnel"
 	"github.com/referral-engine/referral-engine/internal/ledger"
 	"github.com/referral-engine/referral-engine/internal/localrun"
+	"github.com/referral-engine/referral-engine/internal/localrun/localruntest"
 	"github.com/referral-engine/referral-engine/internal/meter"
 	"github.com/referral-engine/referral-engine/internal/referral"
 	"github.com/referral-engine/referral-engine/internal/referralstore"
@@ -33,34 +31,14 @@ var (
 
 // TestMain runs the adapter against DynamoDB Local with the tables of template.yaml itself.
 func TestMain(m *testing.M) {
-	flag.Parse()
-	if testing.Short() {
-		fmt.Println("referralstore: skipped in -short mode (needs DynamoDB Local)")
-		os.Exit(0)
-	}
-	repo, err := emulator.RepoRoot()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	stack, err = localrun.Start(ctx, localrun.Config{RepoDir: repo, Only: []string{"ReferralsTable", "VouchersTable", "LedgerTable", "StatsTable"}, Quiet: true, ManualSchedules: true, ResourcePrefix: "rs-"})
-	cancel()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "referralstore: start local stack:", err)
-		os.Exit(1)
-	}
-	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")}
-	db = dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(stack.DynamoDBEndpoint) }, awsclient.DynamoDBOptions, meter.DynamoDBOption)
-	store, err = referralstore.New(db, referralstore.Tables{Referrals: stack.Resources["ReferralsTable"], Vouchers: stack.Resources["VouchersTable"],
-		Ledger: stack.Resources["LedgerTable"], Stats: stack.Resources["StatsTable"]})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	_ = stack.Close()
-	os.Exit(code)
+	localruntest.Tables{Name: "referralstore", Prefix: "rs-", Tables: []string{"ReferralsTable", "VouchersTable", "LedgerTable", "StatsTable"}}.Main(m, &stack,
+		func(stack *localrun.Stack) (err error) {
+			cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")}
+			db = dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(stack.DynamoDBEndpoint) }, awsclient.DynamoDBOptions, meter.DynamoDBOption)
+			store, err = referralstore.New(db, referralstore.Tables{Referrals: stack.Resources["ReferralsTable"], Vouchers: stack.Resources["VouchersTable"],
+				Ledger: stack.Resources["LedgerTable"], Stats: stack.Resources["StatsTable"]})
+			return err
+		})
 }
 
 var now = time.Now().UTC().Truncate(time.Second)

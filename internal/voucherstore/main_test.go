@@ -1,15 +1,10 @@
 package voucherstore_test
 
 import (
-	"context"
-	"flag"
-	"fmt"
-	"os"
 	"testing"
-	"time"
 
-	"github.com/referral-engine/referral-engine/internal/emulator"
 	"github.com/referral-engine/referral-engine/internal/localrun"
+	"github.com/referral-engine/referral-engine/internal/localrun/localruntest"
 )
 
 var stack *localrun.Stack
@@ -17,24 +12,5 @@ var stack *localrun.Stack
 // TestMain runs the tests against DynamoDB Local with the VouchersTable and CustomersTable of
 // template.yaml itself (the rest of the template is left out: no functions to build).
 func TestMain(m *testing.M) {
-	flag.Parse()
-	if testing.Short() {
-		fmt.Println("voucherstore: skipped in -short mode (needs DynamoDB Local)")
-		os.Exit(0)
-	}
-	repo, err := emulator.RepoRoot()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	stack, err = localrun.Start(ctx, localrun.Config{RepoDir: repo, Only: []string{"VouchersTable", "CustomersTable", "StatsTable"}, Quiet: true, ManualSchedules: true, ResourcePrefix: "vs-"})
-	cancel()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "voucherstore: start local stack:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	_ = stack.Close()
-	os.Exit(code)
+	localruntest.Tables{Name: "voucherstore", Prefix: "vs-", Tables: []string{"VouchersTable", "CustomersTable", "StatsTable"}}.Main(m, &stack, nil)
 }

@@ -3,41 +3,18 @@ package main
 import (
 	"bytes"
 	"context"
-	"flag"
-	"fmt"
-	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/referral-engine/referral-engine/internal/apikey"
-	"github.com/referral-engine/referral-engine/internal/emulator"
 	"github.com/referral-engine/referral-engine/internal/localrun"
+	"github.com/referral-engine/referral-engine/internal/localrun/localruntest"
 )
 
 var stack *localrun.Stack
 
 func TestMain(m *testing.M) {
-	flag.Parse()
-	if testing.Short() {
-		fmt.Println("apikeycmd: skipped in -short mode (needs DynamoDB Local)")
-		os.Exit(0)
-	}
-	repo, err := emulator.RepoRoot()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	stack, err = localrun.Start(ctx, localrun.Config{RepoDir: repo, Only: []string{"ApiKeysTable"}, Quiet: true, ManualSchedules: true, ResourcePrefix: "ak-"})
-	cancel()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "apikeycmd: start local stack:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	_ = stack.Close()
-	os.Exit(code)
+	localruntest.Tables{Name: "apikeycmd", Prefix: "ak-", Tables: []string{"ApiKeysTable"}}.Main(m, &stack, nil)
 }
 
 func cmd(t *testing.T, args ...string) (string, error) {

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -16,35 +14,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/referral-engine/referral-engine/internal/dynamostore"
-	"github.com/referral-engine/referral-engine/internal/emulator"
 	"github.com/referral-engine/referral-engine/internal/localrun"
+	"github.com/referral-engine/referral-engine/internal/localrun/localruntest"
 	"github.com/referral-engine/referral-engine/internal/scoring"
 )
 
 var stack *localrun.Stack
 
 func TestMain(m *testing.M) {
-	flag.Parse()
-	if testing.Short() {
-		fmt.Println("segmentcountscmd: skipped in -short mode (needs DynamoDB Local)")
-		os.Exit(0)
-	}
-	repo, err := emulator.RepoRoot()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	stack, err = localrun.Start(ctx, localrun.Config{RepoDir: repo, Only: []string{"CustomersTable", "StatsTable"}, Quiet: true, ManualSchedules: true, ResourcePrefix: "sc-"})
-	cancel()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "segmentcountscmd: start local stack:", err)
-		os.Exit(1)
-	}
 	pause = 10 * time.Millisecond
-	code := m.Run()
-	_ = stack.Close()
-	os.Exit(code)
+	localruntest.Tables{Name: "segmentcountscmd", Prefix: "sc-", Tables: []string{"CustomersTable", "StatsTable"}}.Main(m, &stack, nil)
 }
 
 func cmd(t *testing.T, args ...string) (string, error) {
