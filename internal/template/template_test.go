@@ -116,6 +116,26 @@ func TestFunctionDirs(t *testing.T) {
 	}
 }
 
+// Every function has a sample event for `sam local invoke -e`: events/<folder>*.json, or for
+// the API functions serving several routes, one of their routes' samples.
+func TestEveryFunctionHasASampleEvent(t *testing.T) {
+	dirs, err := FunctionDirs(filepath.Join(repoRoot, "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	routeSamples := map[string]string{"read-api": "get-customer.json", "marketing-api": "get-leaderboard.json"}
+	for _, fn := range loadProject(t).Functions() {
+		name := filepath.Base(dirs[fn])
+		matches, _ := filepath.Glob(filepath.Join(repoRoot, "events", name+"*.json"))
+		if f, ok := routeSamples[name]; ok {
+			matches, _ = filepath.Glob(filepath.Join(repoRoot, "events", f))
+		}
+		if len(matches) == 0 {
+			t.Errorf("%s: no sample event events/%s*.json", fn, name)
+		}
+	}
+}
+
 // Sample events serve `sam local invoke -e` and the Go tests; a broken one fails both.
 func TestEventFixturesAreJSON(t *testing.T) {
 	dir := filepath.Join(repoRoot, "events")
