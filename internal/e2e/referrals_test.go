@@ -561,8 +561,8 @@ func TestPurchaseWithReferralCodeRedeems(t *testing.T) {
 	}
 }
 
-// A refund interaction (POST /v1/interactions) voids the referral of the order it refunds in
-// full, through the RedeemQueue; a partial one leaves it; a full refund processed before the
+// Refund interactions (POST /v1/interactions) void the referral of the order once they add up to
+// its total, through the RedeemQueue, each counted once; a full refund processed before the
 // redemption makes the redemption refused (order_refunded), from the API as from the queue.
 func TestRefundInteractions(t *testing.T) {
 	putCode(t, "RI-CODE", "ri-referrer", 10, 0, time.Now().Add(24*time.Hour))
@@ -583,6 +583,13 @@ func TestRefundInteractions(t *testing.T) {
 	if st := getReferral(t, part.ReferralID)["status"]; st != "pending" {
 		t.Errorf("partially refunded order's referral: %v, want pending", st)
 	}
+	refund("ri-r2", "ri-f2", "ri-o2", 1000) // a replay counts once
+	queueEmpty(t, "RedeemQueue")
+	if st := getReferral(t, part.ReferralID)["status"]; st != "pending" {
+		t.Errorf("after a replayed partial refund: %v, want pending", st)
+	}
+	refund("ri-r2b", "ri-f2", "ri-o2", 3900) // 1000 + 3900 = the order's 4900
+	eventually(t, 30*time.Second, "the order refunded in two parts voided", func() bool { return getReferral(t, part.ReferralID)["status"] == "voided" })
 
 	// Refunded before it is redeemed: the API and the queue refuse it.
 	refund("ri-r3", "ri-f3", "ri-o3", 9900)

@@ -19,27 +19,34 @@ import (
 )
 
 // OrderGuard is what the order's guard item holds: the order's referral and the request that
-// created it, or, with no referral, the refund that came first (a tombstone).
+// created it, and what the order's refunds add up to. A guard without a referral is the
+// tombstone of an order refunded before any redemption of it was processed.
 type OrderGuard struct {
 	ReferralID  string
 	RequestHash string
-	Refunded    *RefundMark // set on a tombstone only
+	Refunds     Refunds
 }
 
-// RefundMark is a refund of an order: the whole order (POST /v1/orders/{id}/refunds) or an
-// amount (a refund interaction, in the order's minor units).
-type RefundMark struct {
+// Refund is one refund of an order: the whole order (POST /v1/orders/{id}/refunds), or an
+// amount in the order's minor units (a refund interaction, counted once per EventID).
+type Refund struct {
+	Full    bool
+	Amount  int64
+	EventID string
+}
+
+// Refunds is what an order's refunds add up to.
+type Refunds struct {
 	Full   bool
 	Amount int64
 }
 
-// Covers reports whether the refund cancels the reward of an order of total: a full refund, or
-// an amount of at least the total. Partial refunds are not added up: a brand that cancels on
-// those calls the refunds route.
-func (m RefundMark) Covers(total int64) bool { return m.Full || m.Amount >= total }
+// Covers reports whether the refunds cancel the reward of an order of total: a full refund, or
+// partial ones adding up to the total.
+func (r Refunds) Covers(total int64) bool { return r.Full || (r.Amount > 0 && r.Amount >= total) }
 
-// RefundMarkTTL is how long a tombstone keeps refusing the redemption of a refunded order.
-const RefundMarkTTL = 180 * 24 * time.Hour
+// TombstoneTTL is how long an order refunded before its redemption keeps refusing it.
+const TombstoneTTL = 180 * 24 * time.Hour
 
 // ErrRetry says a redemption transaction lost a race (a conflict, or another request took the
 // order): read again and decide.
@@ -58,9 +65,9 @@ type Store interface {
 	Void(ctx context.Context, ref *Referral, now time.Time) error
 	Reverse(ctx context.Context, ref *Referral, now time.Time) error
 	Due(ctx context.Context, now time.Time, fn func(ids []string) error) error
-	// MarkRefunded writes or raises the order's tombstone; ErrRetry when the order has a
-	// referral (read again), nil when its tombstone already covers as much.
-	MarkRefunded(ctx context.Context, orderID string, m RefundMark, now time.Time) error
+	// AddRefund adds a refund to the order's guard (creating a tombstone when there is none),
+	// once per refund, and returns the guard as it then is.
+	AddRefund(ctx context.Context, orderID string, r Refund, now time.Time) (*OrderGuard, error)
 }
 
 // Profiles reads customer aggregates (dynamostore.Customers).
@@ -168,10 +175,10 @@ func (s *Service) redeem(ctx context.Context, r Redemption) (Answer, error) {
 			return Answer{}, err
 		}
 		if guard != nil && guard.ReferralID == "" { // a tombstone
-			if guard.Refunded != nil && guard.Refunded.Covers(r.OrderTotal) {
+			if guard.Refunds.Covers(r.OrderTotal) {
 				return Answer{}, Refuse(OrderRefunded, "order %s was refunded before it was redeemed", r.OrderID)
 			}
-			guard = nil // a partial refund: the order can still be redeemed
+			guard = nil // partly refunded: redeemed, its refunds kept on the guard
 		}
 		if guard != nil {
 			if guard.RequestHash != r.RequestHash() {
@@ -403,37 +410,32 @@ type RefundAnswer struct {
 // NoReferral is RefundAnswer.Status for an order without a referral.
 const NoReferral = "no_referral"
 
-// Refund voids the order's referral before its grant (it is never granted) or reverses it after
-// (a reversing ledger entry and reward.reversed). An order without a referral gets a tombstone,
-// so that a redemption of it processed later is refused. Idempotent.
+// Refund is a full refund of the order: it voids the order's referral before its grant (it is
+// never granted) or reverses it after (a reversing ledger entry and reward.reversed). An order
+// without a referral gets a tombstone, so that a redemption of it processed later is refused.
+// Idempotent.
 func (s *Service) Refund(ctx context.Context, orderID string) (RefundAnswer, error) {
-	return s.refund(ctx, orderID, RefundMark{Full: true})
+	return s.refund(ctx, orderID, Refund{Full: true})
 }
 
-// RefundInteraction applies a refund interaction (the RedeemQueue path): as Refund when its
-// amount covers the referred order's total, nothing to the referral otherwise.
+// RefundInteraction applies a refund interaction (the RedeemQueue path): its amount is added to
+// the order's refunds (once per event id), and the reward is cancelled as by Refund once they
+// add up to the referred order's total.
 func (s *Service) RefundInteraction(ctx context.Context, in interaction.Interaction) (RefundAnswer, error) {
 	if in.Type != interaction.Refund || in.Properties.OrderID == "" || in.Properties.Amount == nil {
 		return RefundAnswer{}, fmt.Errorf("interaction %s is not a refund of an order", in.EventID)
 	}
-	return s.refund(ctx, in.Properties.OrderID, RefundMark{Amount: *in.Properties.Amount})
+	return s.refund(ctx, in.Properties.OrderID, Refund{Amount: *in.Properties.Amount, EventID: in.CustomerID + "/" + in.EventID})
 }
 
-func (s *Service) refund(ctx context.Context, orderID string, mark RefundMark) (RefundAnswer, error) {
+func (s *Service) refund(ctx context.Context, orderID string, rf Refund) (RefundAnswer, error) {
 	for range maxAttempts {
 		now := s.d.Now()
-		g, err := s.d.Store.OrderGuard(ctx, orderID)
+		g, err := s.d.Store.AddRefund(ctx, orderID, rf, now) // idempotent: again on a retry
 		if err != nil {
 			return RefundAnswer{}, err
 		}
-		if g == nil || g.ReferralID == "" {
-			err := s.d.Store.MarkRefunded(ctx, orderID, mark, now)
-			if errors.Is(err, ErrRetry) {
-				continue // redeemed meanwhile
-			}
-			if err != nil {
-				return RefundAnswer{}, err
-			}
+		if g.ReferralID == "" {
 			return RefundAnswer{OrderID: orderID, Status: NoReferral}, nil
 		}
 		ref, err := s.d.Store.Get(ctx, g.ReferralID)
@@ -443,7 +445,7 @@ func (s *Service) refund(ctx context.Context, orderID string, mark RefundMark) (
 		if ref == nil {
 			return RefundAnswer{}, fmt.Errorf("order %s: guard without referral %s", orderID, g.ReferralID)
 		}
-		if !mark.Covers(ref.OrderTotal) {
+		if !g.Refunds.Covers(ref.OrderTotal) {
 			return RefundAnswer{OrderID: orderID, ReferralID: ref.ID, Status: ref.Status}, nil
 		}
 		metric := "" // counted only when this call changed the status

@@ -3,6 +3,7 @@ package referral
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -20,6 +21,8 @@ type memStore struct {
 	orders map[string]*OrderGuard
 	refs   map[string]*Referral
 	ledger map[string]int64
+	// counted refund events, "<order> <event>"
+	counted map[string]bool
 }
 
 func newMem() *memStore {
@@ -53,7 +56,8 @@ func (m *memStore) Get(_ context.Context, id string) (*Referral, error) {
 func (m *memStore) Redeem(_ context.Context, ref Referral, _ *Code, _ map[FingerprintKind]string, _ int, now time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if g := m.orders[ref.OrderID]; g != nil && (g.ReferralID != "" || g.Refunded.Covers(ref.OrderTotal)) {
+	g := m.orders[ref.OrderID]
+	if g != nil && (g.ReferralID != "" || g.Refunds.Covers(ref.OrderTotal)) {
 		return ErrRetry
 	}
 	c := m.codes[ref.Code]
@@ -61,23 +65,34 @@ func (m *memStore) Redeem(_ context.Context, ref Referral, _ *Code, _ map[Finger
 		return err
 	}
 	c.Uses++
-	m.orders[ref.OrderID] = &OrderGuard{ReferralID: ref.ID, RequestHash: ref.RequestHash}
+	ng := &OrderGuard{ReferralID: ref.ID, RequestHash: ref.RequestHash}
+	if g != nil {
+		ng.Refunds = g.Refunds // a tombstone's partial refunds are kept
+	}
+	m.orders[ref.OrderID] = ng
 	m.refs[ref.ID] = &ref
 	return nil
 }
-func (m *memStore) MarkRefunded(_ context.Context, order string, mark RefundMark, _ time.Time) error {
+func (m *memStore) AddRefund(_ context.Context, order string, r Refund, _ time.Time) (*OrderGuard, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	g := m.orders[order]
-	switch {
-	case g == nil:
-		m.orders[order] = &OrderGuard{Refunded: &mark}
-	case g.ReferralID != "":
-		return ErrRetry
-	case !g.Refunded.Full && (mark.Full || mark.Amount > g.Refunded.Amount):
-		g.Refunded = &mark
+	if m.counted == nil {
+		m.counted = map[string]bool{}
 	}
-	return nil
+	g := m.orders[order]
+	if g == nil {
+		g = &OrderGuard{}
+		m.orders[order] = g
+	}
+	switch {
+	case r.Full:
+		g.Refunds.Full = true
+	case !m.counted[order+" "+r.EventID]:
+		m.counted[order+" "+r.EventID] = true
+		g.Refunds.Amount += r.Amount
+	}
+	cp := *g
+	return &cp, nil
 }
 func (m *memStore) move(id, from, to string, points int64) error {
 	m.mu.Lock()
@@ -266,12 +281,14 @@ func isStatus(err error, status int) bool {
 	return ok && e.Status == status
 }
 
-// A refund interaction cancels the reward when it refunds the order's total, before or after the
-// redemption is processed (both travel the RedeemQueue, in no order); a partial one changes
-// nothing; the refunds route is a full refund.
+// Refund interactions cancel the reward once they add up to the order's total (each counted
+// once), before or after the redemption is processed (both travel the RedeemQueue, in no order);
+// below the total they change nothing; the refunds route is a full refund.
 func TestRefundInteractions(t *testing.T) {
+	n := 0
 	refund := func(order string, amount int64) interaction.Interaction {
-		return interaction.Interaction{EventID: "rf-" + order, CustomerID: "friend", Type: interaction.Refund,
+		n++
+		return interaction.Interaction{EventID: fmt.Sprintf("rf-%s-%d", order, n), CustomerID: "friend", Type: interaction.Refund,
 			Properties: interaction.Properties{OrderID: order, Amount: &amount}}
 	}
 	red := func(order string) Redemption {
@@ -311,8 +328,37 @@ func TestRefundInteractions(t *testing.T) {
 			_, err := svc.Redeem(context.Background(), red("o1"))
 			return err
 		}, Pending, ""},
-		{"partial refunds first, then a full one: refused", func(t *testing.T, svc *Service) error {
-			for _, a := range []int64{100, 5000, 200} {
+		{"two partial refunds adding up to the total void", func(t *testing.T, svc *Service) error {
+			_, err := svc.Redeem(context.Background(), red("o1"))
+			for _, a := range []int64{2000, 3000} {
+				if _, rerr := svc.RefundInteraction(context.Background(), refund("o1", a)); rerr != nil {
+					t.Fatal(rerr)
+				}
+			}
+			return err
+		}, Voided, ""},
+		{"one refund delivered twice counts once", func(t *testing.T, svc *Service) error {
+			_, err := svc.Redeem(context.Background(), red("o1"))
+			in := refund("o1", 2500)
+			for range 2 {
+				if ans, rerr := svc.RefundInteraction(context.Background(), in); rerr != nil || ans.Status != Pending {
+					t.Fatalf("refund: %+v %v", ans, rerr)
+				}
+			}
+			return err
+		}, Pending, ""},
+		{"a partial refund before the redemption counts with one after", func(t *testing.T, svc *Service) error {
+			if _, rerr := svc.RefundInteraction(context.Background(), refund("o1", 2500)); rerr != nil {
+				t.Fatal(rerr)
+			}
+			_, err := svc.Redeem(context.Background(), red("o1"))
+			if _, rerr := svc.RefundInteraction(context.Background(), refund("o1", 2500)); rerr != nil {
+				t.Fatal(rerr)
+			}
+			return err
+		}, Voided, ""},
+		{"partial refunds adding up first: refused", func(t *testing.T, svc *Service) error {
+			for _, a := range []int64{100, 4800, 100} {
 				if _, rerr := svc.RefundInteraction(context.Background(), refund("o1", a)); rerr != nil {
 					t.Fatal(rerr)
 				}

@@ -98,13 +98,14 @@ func LeaderboardKey(day, referrer string) map[string]types.AttributeValue {
 	return key("LB#"+day+"#"+strconv.Itoa(referral.Shard(referrer, LeaderboardShards)), referrer)
 }
 
-// guardItem is the ORDER#<order_id> item: one referral per order, or the tombstone of an order
-// refunded before any referral (refund_full or refund_amount, with expires_at).
+// guardItem is the ORDER#<order_id> item: one referral per order, and the order's refunds
+// (refund_full from the route; refund_amount, the sum of the refund interactions whose ids are
+// in refund_events). Without a referral it is a tombstone, with expires_at.
 type guardItem struct {
 	ReferralID   string `dynamodbav:"referral_id"`
 	RequestHash  string `dynamodbav:"request_hash"`
 	RefundFull   bool   `dynamodbav:"refund_full"`
-	RefundAmount *int64 `dynamodbav:"refund_amount"`
+	RefundAmount int64  `dynamodbav:"refund_amount"`
 }
 
 type codeItem struct {
@@ -179,53 +180,8 @@ func decodeGuard(it map[string]types.AttributeValue) (*referral.OrderGuard, erro
 	if err := attributevalue.UnmarshalMap(it, &g); err != nil {
 		return nil, fmt.Errorf("unmarshal order guard: %w", err)
 	}
-	out := &referral.OrderGuard{ReferralID: g.ReferralID, RequestHash: g.RequestHash}
-	if g.ReferralID == "" && (g.RefundFull || g.RefundAmount != nil) {
-		out.Refunded = &referral.RefundMark{Full: g.RefundFull}
-		if g.RefundAmount != nil {
-			out.Refunded.Amount = *g.RefundAmount
-		}
-	}
-	return out, nil
-}
-
-// MarkRefunded implements referral.Store with one conditional UpdateItem of the order's guard:
-// it creates the tombstone, or raises its amount, unless the order has a referral (ErrRetry) or
-// the tombstone covers as much already (nil).
-func (st *Store) MarkRefunded(ctx context.Context, orderID string, m referral.RefundMark, now time.Time) error {
-	noReferral := expression.AttributeNotExists(expression.Name("referral_id"))
-	upd := expression.Set(expression.Name("refunded_at"), expression.Value(now.UTC().Format(time.RFC3339))).
-		Set(expression.Name("expires_at"), expression.Value(now.Add(referral.RefundMarkTTL).Unix()))
-	cond := noReferral
-	if m.Full {
-		upd = upd.Set(expression.Name("refund_full"), expression.Value(true))
-	} else {
-		upd = upd.Set(expression.Name("refund_amount"), expression.Value(m.Amount))
-		cond = noReferral.And(expression.AttributeNotExists(expression.Name("refund_full")),
-			expression.Or(expression.AttributeNotExists(expression.Name("refund_amount")),
-				expression.Name("refund_amount").LessThan(expression.Value(m.Amount))))
-	}
-	expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()
-	if err != nil {
-		return err
-	}
-	_, err = st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(st.t.Referrals), Key: orderKey(orderID),
-		UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
-		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	})
-	var ccf *types.ConditionalCheckFailedException
-	switch {
-	case errors.As(err, &ccf):
-		if _, redeemed := ccf.Item["referral_id"]; redeemed {
-			return referral.ErrRetry
-		}
-		return nil // the tombstone covers as much already
-	case err != nil:
-		return fmt.Errorf("mark order %s refunded: %w", orderID, err)
-	}
-	return nil
+	return &referral.OrderGuard{ReferralID: g.ReferralID, RequestHash: g.RequestHash,
+		Refunds: referral.Refunds{Full: g.RefundFull, Amount: g.RefundAmount}}, nil
 }
 
 // OrderGuard reads an order's guard (nil: no referral for the order).
@@ -235,6 +191,65 @@ func (st *Store) OrderGuard(ctx context.Context, orderID string) (*referral.Orde
 		return nil, fmt.Errorf("get order guard %s: %w", orderID, err)
 	}
 	return decodeGuard(out.Item)
+}
+
+// AddRefund implements referral.Store: one UpdateItem of the order's guard, conditional on the
+// refund not counted yet (its event id in refund_events), creating a tombstone (with
+// expires_at) when the order has no referral; a second one, without the expiry, when it has.
+func (st *Store) AddRefund(ctx context.Context, orderID string, r referral.Refund, now time.Time) (*referral.OrderGuard, error) {
+	var once expression.ConditionBuilder
+	if !r.Full {
+		once = expression.Not(expression.Contains(expression.Name("refund_events"), r.EventID))
+	}
+	update := func(tombstone bool) (*referral.OrderGuard, map[string]types.AttributeValue, error) {
+		// Built afresh each time: an UpdateBuilder's operations live in a map its copies share.
+		u := expression.Set(expression.Name("refunded_at"), expression.Value(now.UTC().Format(time.RFC3339)))
+		if r.Full {
+			u = u.Set(expression.Name("refund_full"), expression.Value(true))
+		} else {
+			u = u.Add(expression.Name("refund_amount"), expression.Value(r.Amount)).
+				Add(expression.Name("refund_events"), expression.Value(&types.AttributeValueMemberSS{Value: []string{r.EventID}}))
+		}
+		cond := expression.AttributeExists(expression.Name("referral_id"))
+		if tombstone {
+			u = u.Set(expression.Name("expires_at"), expression.Value(now.Add(referral.TombstoneTTL).Unix()))
+			cond = expression.AttributeNotExists(expression.Name("referral_id"))
+		}
+		if once.IsSet() {
+			cond = cond.And(once)
+		}
+		expr, err := expression.NewBuilder().WithUpdate(u).WithCondition(cond).Build()
+		if err != nil {
+			return nil, nil, err
+		}
+		out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName: aws.String(st.t.Referrals), Key: orderKey(orderID),
+			UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
+			ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+			ReturnValues:                        types.ReturnValueAllNew,
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		})
+		var ccf *types.ConditionalCheckFailedException
+		switch {
+		case errors.As(err, &ccf):
+			return nil, ccf.Item, nil
+		case err != nil:
+			return nil, nil, fmt.Errorf("add a refund to order %s: %w", orderID, err)
+		}
+		g, err := decodeGuard(out.Attributes)
+		return g, nil, err
+	}
+	g, old, err := update(true)
+	if err != nil || g != nil {
+		return g, err
+	}
+	if _, redeemed := old["referral_id"]; !redeemed {
+		return decodeGuard(old) // a tombstone that counts this refund already
+	}
+	if g, old, err = update(false); err != nil || g != nil {
+		return g, err
+	}
+	return decodeGuard(old) // counted already
 }
 
 // referralItem is the stored referral: the domain's fields plus keys and the sparse GSI key.
@@ -302,7 +317,7 @@ func (st *Store) Redeem(ctx context.Context, ref referral.Referral, code *referr
 		},
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	}})
-	guard := func(r role, k map[string]types.AttributeValue, extra map[string]types.AttributeValue, cond string, vals map[string]types.AttributeValue) {
+	guard := func(r role, k map[string]types.AttributeValue, extra map[string]types.AttributeValue) {
 		item := map[string]types.AttributeValue{"referral_id": s(ref.ID), "created_at": s(now.UTC().Format(time.RFC3339))}
 		for kk, v := range k {
 			item[kk] = v
@@ -312,19 +327,24 @@ func (st *Store) Redeem(ctx context.Context, ref referral.Referral, code *referr
 		}
 		add(r, types.TransactWriteItem{Put: &types.Put{
 			TableName: aws.String(st.t.Referrals), Item: item,
-			ConditionExpression:                 aws.String(cond),
-			ExpressionAttributeValues:           vals,
+			ConditionExpression:                 aws.String("attribute_not_exists(pk)"),
 			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 		}})
 	}
-	const absent = "attribute_not_exists(pk)"
-	// The order's guard may be the tombstone of a partial refund (MarkRefunded): replaced.
-	guard(roleOrder, orderKey(ref.OrderID), map[string]types.AttributeValue{"request_hash": s(ref.RequestHash)},
-		absent+" OR (attribute_not_exists(referral_id) AND attribute_not_exists(refund_full) AND refund_amount < :total)",
-		map[string]types.AttributeValue{":total": n(ref.OrderTotal)})
-	guard(roleFriend, friendKey(ref.FriendCustomerID), nil, absent, nil)
+	// The order's guard is an update: it may be the tombstone of refunds below the total
+	// (AddRefund), whose sum it keeps for the refunds to come.
+	add(roleOrder, types.TransactWriteItem{Update: &types.Update{
+		TableName: aws.String(st.t.Referrals), Key: orderKey(ref.OrderID),
+		UpdateExpression: aws.String("SET referral_id = :id, request_hash = :h, created_at = :now REMOVE expires_at"),
+		ConditionExpression: aws.String("attribute_not_exists(pk) OR (attribute_not_exists(referral_id) AND " +
+			"attribute_not_exists(refund_full) AND refund_amount < :total)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":id": s(ref.ID), ":h": s(ref.RequestHash),
+			":now": s(now.UTC().Format(time.RFC3339)), ":total": n(ref.OrderTotal)},
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	}})
+	guard(roleFriend, friendKey(ref.FriendCustomerID), nil)
 	if ref.FriendEmailHash != "" {
-		guard(roleEmail, emailKey(ref.FriendEmailHash), map[string]types.AttributeValue{"customer_id": s(ref.FriendCustomerID)}, absent, nil)
+		guard(roleEmail, emailKey(ref.FriendEmailHash), map[string]types.AttributeValue{"customer_id": s(ref.FriendCustomerID)})
 	}
 	add(roleCap, types.TransactWriteItem{Update: &types.Update{
 		TableName: aws.String(st.t.Referrals), Key: capKey(ref.ReferrerID, referral.Month(now)),

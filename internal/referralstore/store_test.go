@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/referral-engine/referral-engine/internal/awsclient"
 	"github.com/referral-engine/referral-engine/internal/funnel"
@@ -250,57 +251,57 @@ func TestFunnelCounters(t *testing.T) {
 	}
 }
 
-// Refund tombstones: an order refunded before any referral keeps the largest refund; a
-// redemption goes through over a tombstone that does not cover its total (replacing it) and
-// stops on one that does (ErrRetry: the service reads the tombstone and refuses); a referral
-// makes MarkRefunded answer ErrRetry.
-func TestRefundTombstones(t *testing.T) {
+// Refunds add up on the order's guard, each counted once: before any redemption they make a
+// tombstone, which a redemption goes through while it is below the order's total (keeping the
+// sum for the refunds to come) and stops at once it covers it (ErrRetry: the service reads the
+// tombstone and refuses).
+func TestRefundsOnTheOrderGuard(t *testing.T) {
 	ctx := context.Background()
 	c := putCode(t, "ST-TOMB", "st-tomb-referrer", 100, 0)
-	mark := func(order string, m referral.RefundMark) error { return store.MarkRefunded(ctx, order, m, now) }
-	guard := func(order string) *referral.OrderGuard {
+	add := func(order string, r referral.Refund) *referral.OrderGuard {
 		t.Helper()
-		g, err := store.OrderGuard(ctx, order)
-		if err != nil {
-			t.Fatal(err)
+		g, err := store.AddRefund(ctx, order, r, now)
+		if err != nil || g == nil {
+			t.Fatalf("add refund %+v to %s: %+v %v", r, order, g, err)
 		}
 		return g
 	}
-	for _, a := range []int64{300, 1000, 200} {
-		if err := mark("st-t1", referral.RefundMark{Amount: a}); err != nil {
-			t.Fatal(err)
-		}
+	add("st-t1", referral.Refund{Amount: 300, EventID: "c/r1"})
+	add("st-t1", referral.Refund{Amount: 300, EventID: "c/r1"}) // redelivered
+	if g := add("st-t1", referral.Refund{Amount: 1000, EventID: "c/r2"}); g.ReferralID != "" || g.Refunds != (referral.Refunds{Amount: 1300}) {
+		t.Fatalf("tombstone after 300, 300 again, 1000: %+v", g)
 	}
-	if g := guard("st-t1"); g == nil || g.ReferralID != "" || g.Refunded == nil || g.Refunded.Amount != 1000 || g.Refunded.Full {
-		t.Fatalf("tombstone after 300, 1000, 200: %+v", g)
-	}
-	// 1000 < 4900: the redemption replaces the tombstone.
+	// 1300 < 4900: the redemption goes through and keeps the sum.
 	ref := newRef(c, "st-t1", "st-tf1", "")
 	if err := store.Redeem(ctx, ref, c, nil, 20, now); err != nil {
 		t.Fatalf("redeem over a partial refund: %v", err)
 	}
-	if g := guard("st-t1"); g == nil || g.ReferralID != ref.ID || g.Refunded != nil {
-		t.Fatalf("guard after the redemption: %+v", g)
+	if g, err := store.OrderGuard(ctx, "st-t1"); err != nil || g == nil || g.ReferralID != ref.ID || g.RequestHash != ref.RequestHash || g.Refunds.Amount != 1300 {
+		t.Fatalf("guard after the redemption: %+v %v", g, err)
 	}
-	if err := mark("st-t1", referral.RefundMark{Full: true}); !errors.Is(err, referral.ErrRetry) {
-		t.Fatalf("mark a redeemed order: %v, want ErrRetry", err)
+	if g := add("st-t1", referral.Refund{Amount: 3600, EventID: "c/r3"}); g.ReferralID != ref.ID || !g.Refunds.Covers(ref.OrderTotal) {
+		t.Fatalf("guard after 3600 more: %+v", g)
+	}
+	if g := add("st-t1", referral.Refund{Full: true}); !g.Refunds.Full || g.ReferralID != ref.ID {
+		t.Fatalf("guard after the route: %+v", g)
+	}
+	// The tombstone of a redeemed order expires with nothing: the guard has no expiry.
+	out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(stack.Resources["ReferralsTable"]),
+		Key: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "ORDER#st-t1"}, "sk": &types.AttributeValueMemberS{Value: "GUARD"}}})
+	if err != nil || out.Item["expires_at"] != nil {
+		t.Fatalf("the guard of a redeemed order expires: %v %v", out.Item["expires_at"], err)
 	}
 
-	for order, m := range map[string]referral.RefundMark{"st-t2": {Amount: 4900}, "st-t3": {Full: true}} {
-		if err := mark(order, m); err != nil {
-			t.Fatal(err)
+	for order, r := range map[string]referral.Refund{"st-t2": {Amount: 4900, EventID: "c/r4"}, "st-t3": {Full: true}} {
+		g := add(order, r)
+		if !g.Refunds.Covers(4900) {
+			t.Fatalf("%s: %+v does not cover 4900", order, g)
 		}
-		if err := mark(order, referral.RefundMark{Amount: 10}); err != nil { // smaller: kept as is
-			t.Fatal(err)
-		}
-		if g := guard(order); g == nil || g.Refunded == nil || *g.Refunded != m {
-			t.Fatalf("%s: tombstone %+v, want %+v", order, g, m)
-		}
-		r := newRef(c, order, "st-tf-"+order, "")
-		if err := store.Redeem(ctx, r, c, nil, 20, now); !errors.Is(err, referral.ErrRetry) {
+		red := newRef(c, order, "st-tf-"+order, "")
+		if err := store.Redeem(ctx, red, c, nil, 20, now); !errors.Is(err, referral.ErrRetry) {
 			t.Errorf("%s: redeem over a covering tombstone: %v, want ErrRetry", order, err)
 		}
-		if got, _ := store.Get(ctx, r.ID); got != nil {
+		if got, _ := store.Get(ctx, red.ID); got != nil {
 			t.Errorf("%s: a refused redemption stored its referral", order)
 		}
 	}
