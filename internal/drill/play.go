@@ -231,23 +231,45 @@ func (p *Player) Play(ctx context.Context, w Workload) (Result, error) {
 		}
 	}
 
-	refund := func(order, want string) error {
-		for range 2 { // a refund posted twice changes nothing the second time
-			requests.Add(1)
-			status, body, err := p.call(ctx, http.MethodPost, "/v1/orders/"+order+"/refunds", []byte(`{}`))
-			if err != nil {
-				return err
+	refund := func(f Friend, want string) error {
+		if f.RefundParts == 0 {
+			for range 2 { // a refund posted twice changes nothing the second time
+				requests.Add(1)
+				status, body, err := p.call(ctx, http.MethodPost, "/v1/orders/"+f.Order+"/refunds", []byte(`{}`))
+				if err != nil {
+					return err
+				}
+				if status != 200 || !strings.Contains(string(body), `"status":"`+want+`"`) {
+					return fmt.Errorf("refund %s: %d %s, want %s", f.Order, status, body, want)
+				}
 			}
-			if status != 200 || !strings.Contains(string(body), `"status":"`+want+`"`) {
-				return fmt.Errorf("refund %s: %d %s, want %s", order, status, body, want)
+			return nil
+		}
+		// Refund interactions adding up to the total, each posted twice (a storefront replay):
+		// the RedeemQueue path counts each once and cancels the reward at the total.
+		for k, amount := range refundParts(f.Total, f.RefundParts) {
+			body, _ := json.Marshal(map[string]any{"event_id": fmt.Sprintf("%s-rf%d", f.Order, k), "customer_id": f.Customer,
+				"type": "refund", "occurred_at": now.UTC().Format(time.RFC3339), "properties": map[string]any{"order_id": f.Order, "amount": amount}})
+			for range 2 {
+				requests.Add(1)
+				status, resp, err := p.call(ctx, http.MethodPost, "/v1/interactions", body)
+				if err != nil {
+					return err
+				}
+				if status != 202 {
+					return fmt.Errorf("refund interaction %s: %d %s", f.Order, status, resp)
+				}
 			}
 		}
-		return nil
+		return p.until(ctx, "the refunds of "+f.Order+" to make it "+want, func() (bool, error) {
+			st, err := p.referralStatus(ctx, f.Order)
+			return st == want, err
+		})
 	}
 	p.phase.Store("refunds")
 	for _, fr := range friends {
 		if fr.f.Fraud == "" && fr.f.RefundBeforeRelease {
-			if err := refund(fr.f.Order, "voided"); err != nil {
+			if err := refund(fr.f, "voided"); err != nil {
 				return res, err
 			}
 		}
@@ -286,7 +308,7 @@ func (p *Player) Play(ctx context.Context, w Workload) (Result, error) {
 	p.phase.Store("reversals")
 	for _, fr := range friends {
 		if fr.f.Fraud == "" && fr.f.RefundAfterGrant {
-			if err := refund(fr.f.Order, "reversed"); err != nil {
+			if err := refund(fr.f, "reversed"); err != nil {
 				return res, err
 			}
 		}
@@ -541,4 +563,14 @@ func btoi(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// refundParts splits total into n amounts (n >= 1) adding up to it.
+func refundParts(total int64, n int) []int64 {
+	out := make([]int64, n)
+	for i := range out {
+		out[i] = total / int64(n)
+	}
+	out[n-1] += total % int64(n)
+	return out
 }

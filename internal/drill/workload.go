@@ -51,6 +51,9 @@ type Friend struct {
 	Fraud                  string // "self_referral" (the referrer's own email) or ""
 	RefundBeforeRelease    bool   // voids the referral
 	RefundAfterGrant       bool   // reverses the reward
+	// RefundParts: how the refund comes: 0 through POST /v1/orders/{id}/refunds, otherwise as
+	// that many refund interactions adding up to the order's total (each posted twice).
+	RefundParts int
 }
 
 var kinds = []string{"purchase", "purchase", "purchase", "refund", "email_open", "email_click", "visit", "visit",
@@ -118,9 +121,9 @@ func Generate(seed uint64, customers, referrers int) Workload {
 			case 0:
 				f.Fraud, f.Email = "self_referral", ref.Email
 			case 1:
-				f.RefundBeforeRelease = true
+				f.RefundBeforeRelease, f.RefundParts = true, r.IntN(3)
 			case 2:
-				f.RefundAfterGrant = true
+				f.RefundAfterGrant, f.RefundParts = true, r.IntN(3)
 			}
 			if f.ViaQueue && f.Fraud != "" {
 				f.ViaQueue = false // a refusal is checked on the API's answer

@@ -61,7 +61,7 @@ func TestGenerateIsDeterministic(t *testing.T) {
 	if reflect.DeepEqual(a, Generate(8, 20, 5)) {
 		t.Fatal("different seeds, same workload")
 	}
-	frauds, refunds := 0, 0
+	frauds, refunds := 0, map[int]int{} // refunds by RefundParts
 	for _, s := range []uint64{1, 2, 3, 4, 5, 6} {
 		for _, r := range Generate(s, 20, 8).Referrers {
 			for _, f := range r.Friends {
@@ -69,12 +69,24 @@ func TestGenerateIsDeterministic(t *testing.T) {
 					frauds++
 				}
 				if f.RefundAfterGrant || f.RefundBeforeRelease {
-					refunds++
+					refunds[f.RefundParts]++
 				}
 			}
 		}
 	}
-	if frauds == 0 || refunds == 0 {
-		t.Errorf("no fraud (%d) or refund (%d) among the referrals", frauds, refunds)
+	if frauds == 0 || refunds[0] == 0 || refunds[1]+refunds[2] == 0 {
+		t.Errorf("no fraud (%d), or no refund through the route or as interactions (%v), among the referrals", frauds, refunds)
+	}
+}
+
+func TestRefundParts(t *testing.T) {
+	for _, tt := range []struct {
+		total int64
+		n     int
+		want  []int64
+	}{{4900, 1, []int64{4900}}, {4901, 2, []int64{2450, 2451}}, {10, 3, []int64{3, 3, 4}}} {
+		if got := refundParts(tt.total, tt.n); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("refundParts(%d, %d) = %v, want %v", tt.total, tt.n, got, tt.want)
+		}
 	}
 }
