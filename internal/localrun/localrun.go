@@ -170,7 +170,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		return nil, err
 	}
 	if len(cfg.Only) > 0 {
-		if err := tpl.keepOnly(cfg.Only); err != nil {
+		if err := tpl.KeepOnly(cfg.Only); err != nil {
 			return nil, fmt.Errorf("%s: %w", tplPath, err)
 		}
 	}

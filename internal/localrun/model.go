@@ -89,7 +89,7 @@ func newModel(t *template, prefix string, params map[string]string, sqsEndpoint 
 	}
 	m.r = &resolver{t: t, params: resolved, ref: m.ref, getAtt: m.getAtt}
 
-	for _, id := range t.order {
+	for _, id := range t.Order {
 		res := t.Resources[id]
 		if res.Condition != "" {
 			ok, err := m.r.condition(res.Condition)
@@ -102,7 +102,7 @@ func newModel(t *template, prefix string, params map[string]string, sqsEndpoint 
 			}
 		}
 	}
-	for _, id := range t.order {
+	for _, id := range t.Order {
 		res := t.Resources[id]
 		if res == nil {
 			continue
@@ -290,7 +290,7 @@ func (m *model) addQueue(res *resource) error {
 			}
 		}
 		if arn, ok := policy["deadLetterTargetArn"].(string); ok {
-			for _, other := range m.t.order {
+			for _, other := range m.t.Order {
 				if o := m.t.Resources[other]; o != nil && o.Type == "AWS::SQS::Queue" {
 					if oname, err := m.physicalName(other); err == nil && queueARN(oname) == arn {
 						q.dlq = other

@@ -3,12 +3,11 @@ package localrun
 import (
 	"errors"
 	"fmt"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"github.com/referral-engine/referral-engine/internal/samfile"
 )
 
 // The local stand-ins for the account and region every ARN and URL uses; the emulators use the
@@ -18,156 +17,13 @@ const (
 	AccountID = "000000000000"
 )
 
-// template is template.yaml in the short form CloudFormation itself uses internally: intrinsic
-// tags (!Ref, !GetAtt, !Sub...) become {"Ref": ...} / {"Fn::GetAtt": ...} maps, so one resolver
-// handles both YAML spellings. goformation is not used here: it resolves Ref and GetAtt to
-// resources as empty values, and the runner needs them resolved to local names.
-type template struct {
-	Parameters map[string]map[string]any
-	Conditions map[string]any
-	Mappings   map[string]any
-	Globals    map[string]any
-	Resources  map[string]*resource
-	order      []string // resource logical ids, in file order
-}
+// template and resource are the template file as samfile reads it.
+type (
+	template = samfile.File
+	resource = samfile.Resource
+)
 
-type resource struct {
-	LogicalID  string
-	Type       string
-	Properties map[string]any
-	Metadata   map[string]any
-	Condition  string
-}
-
-func loadTemplate(path string) (*template, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(b, &doc); err != nil {
-		return nil, fmt.Errorf("parse %s: %w", path, err)
-	}
-	if len(doc.Content) == 0 {
-		return nil, fmt.Errorf("%s is empty", path)
-	}
-	root := doc.Content[0]
-	if root.Kind != yaml.MappingNode {
-		return nil, fmt.Errorf("%s: top level is not a mapping", path)
-	}
-	t := &template{Resources: map[string]*resource{}}
-	for i := 0; i+1 < len(root.Content); i += 2 {
-		key, val := root.Content[i].Value, root.Content[i+1]
-		switch key {
-		case "Resources":
-			for j := 0; j+1 < len(val.Content); j += 2 {
-				id := val.Content[j].Value
-				v, err := convert(val.Content[j+1])
-				if err != nil {
-					return nil, fmt.Errorf("%s: resource %s: %w", path, id, err)
-				}
-				m, _ := v.(map[string]any)
-				r := &resource{LogicalID: id}
-				r.Type, _ = m["Type"].(string)
-				r.Properties, _ = m["Properties"].(map[string]any)
-				r.Metadata, _ = m["Metadata"].(map[string]any)
-				r.Condition, _ = m["Condition"].(string)
-				if r.Properties == nil {
-					r.Properties = map[string]any{}
-				}
-				t.Resources[id] = r
-				t.order = append(t.order, id)
-			}
-		case "Parameters", "Conditions", "Mappings", "Globals":
-			v, err := convert(val)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %s: %w", path, key, err)
-			}
-			m, _ := v.(map[string]any)
-			switch key {
-			case "Parameters":
-				t.Parameters = map[string]map[string]any{}
-				for k, p := range m {
-					pm, _ := p.(map[string]any)
-					t.Parameters[k] = pm
-				}
-			case "Conditions":
-				t.Conditions = m
-			case "Mappings":
-				t.Mappings = m
-			case "Globals":
-				t.Globals = m
-			}
-		}
-	}
-	return t, nil
-}
-
-// convert turns a YAML node into plain Go values, rewriting intrinsic-function tags into their
-// JSON form.
-func convert(n *yaml.Node) (any, error) {
-	if n.Kind == yaml.AliasNode {
-		return convert(n.Alias)
-	}
-	if strings.HasPrefix(n.Tag, "!") && !strings.HasPrefix(n.Tag, "!!") {
-		fn := n.Tag[1:]
-		var arg any
-		if n.Kind == yaml.ScalarNode {
-			arg = n.Value
-		} else {
-			n2 := *n
-			n2.Tag = ""
-			v, err := convert(&n2)
-			if err != nil {
-				return nil, err
-			}
-			arg = v
-		}
-		switch fn {
-		case "Ref", "Condition":
-			return map[string]any{fn: arg}, nil
-		case "GetAtt":
-			if s, ok := arg.(string); ok {
-				id, attr, _ := strings.Cut(s, ".")
-				arg = []any{id, attr}
-			}
-		}
-		return map[string]any{"Fn::" + fn: arg}, nil
-	}
-	switch n.Kind {
-	case yaml.DocumentNode:
-		if len(n.Content) == 0 {
-			return nil, nil
-		}
-		return convert(n.Content[0])
-	case yaml.MappingNode:
-		m := make(map[string]any, len(n.Content)/2)
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			v, err := convert(n.Content[i+1])
-			if err != nil {
-				return nil, err
-			}
-			m[n.Content[i].Value] = v
-		}
-		return m, nil
-	case yaml.SequenceNode:
-		l := make([]any, 0, len(n.Content))
-		for _, c := range n.Content {
-			v, err := convert(c)
-			if err != nil {
-				return nil, err
-			}
-			l = append(l, v)
-		}
-		return l, nil
-	default:
-		var v any
-		if err := n.Decode(&v); err != nil {
-			return nil, err
-		}
-		return v, nil
-	}
-}
+func loadTemplate(path string) (*template, error) { return samfile.Load(path) }
 
 // noValue is what AWS::NoValue resolves to: the enclosing property or list item is dropped.
 type noValueT struct{}
@@ -570,25 +426,4 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-// keepOnly drops every resource but ids.
-func (t *template) keepOnly(ids []string) error {
-	keep := map[string]bool{}
-	for _, id := range ids {
-		if t.Resources[id] == nil {
-			return fmt.Errorf("no resource %s", id)
-		}
-		keep[id] = true
-	}
-	var order []string
-	for _, id := range t.order {
-		if keep[id] {
-			order = append(order, id)
-		} else {
-			delete(t.Resources, id)
-		}
-	}
-	t.order = order
-	return nil
 }

@@ -5,15 +5,14 @@
 // function per HTTP route. The checks run in this package's tests; other packages use Load and
 // the accessors (Functions, HTTPRoutes, FunctionDirs) to test against the same template.
 //
-// The YAML short forms (!Ref, !GetAtt, !Sub...) are read with goformation's tag handling, which
-// turns them into the long forms CloudFormation uses ({"Ref": "X"}, {"Fn::GetAtt": "X.Arn"}).
-// goformation's typed model (goformation.Open) is used for the schema check only: it cannot load
-// this template whole (it types HttpApi.RouteSettings as one struct where SAM takes a map keyed by
-// route) and it resolves Ref and GetAtt of resources to empty values, which the checks need.
+// The template is read by samfile, as the local runner reads it: the YAML short forms (!Ref,
+// !GetAtt, !Sub...) in the long forms CloudFormation uses ({"Ref": "X"}, {"Fn::GetAtt": [...]}).
+// goformation's typed model is used for the schema check only: it cannot load this template
+// whole (it types HttpApi.RouteSettings as one struct where SAM takes a map keyed by route) and
+// it resolves Ref and GetAtt of resources to empty values, which the checks need.
 package template
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -21,9 +20,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 
-	"github.com/awslabs/goformation/v7/intrinsics"
+	"github.com/referral-engine/referral-engine/internal/samfile"
 )
 
 // Resource types the checks look at.
@@ -38,8 +36,8 @@ const (
 // Globals.Function set one.
 const DefaultFunctionTimeout = 3
 
-// Template is a parsed SAM template. Values are the YAML's, decoded as JSON would be (numbers are
-// float64), with intrinsic functions in their long form: {"Ref": "X"}, {"Fn::GetAtt": "X.Arn"}.
+// Template is a parsed SAM template. Values are the YAML's (numbers int or float64), with
+// intrinsic functions in their long form: {"Ref": "X"}, {"Fn::GetAtt": ["X", "Arn"]}.
 type Template struct {
 	Path       string                    // the file it was loaded from; "" after Parse
 	Parameters map[string]map[string]any // parameter name -> its declaration (Type, Default...)
@@ -64,10 +62,6 @@ type Event struct {
 	Properties map[string]any
 }
 
-// goformation registers its YAML tag resolvers in a package-level map on every call, so parallel
-// loads would race.
-var yamlMu sync.Mutex
-
 // Load reads and parses the template at path.
 func Load(path string) (*Template, error) {
 	data, err := os.ReadFile(path)
@@ -82,38 +76,19 @@ func Load(path string) (*Template, error) {
 	return t, nil
 }
 
-// Parse parses a template from YAML (or JSON, which is YAML).
+// Parse parses a template from YAML (or JSON, which is YAML), read as the local runner reads it
+// (samfile).
 func Parse(data []byte) (*Template, error) {
-	yamlMu.Lock()
-	js, err := intrinsics.ProcessYAML(data, &intrinsics.ProcessorOptions{NoProcess: true})
-	yamlMu.Unlock()
+	f, err := samfile.Parse(data)
 	if err != nil {
 		return nil, err
 	}
-	var doc struct {
-		Parameters map[string]map[string]any
-		Globals    map[string]any
-		Resources  map[string]map[string]any
-	}
-	if err := json.Unmarshal(js, &doc); err != nil {
-		return nil, fmt.Errorf("template sections: %w", err)
-	}
-	if len(doc.Resources) == 0 {
-		return nil, fmt.Errorf("template has no Resources")
-	}
-	t := &Template{Parameters: doc.Parameters, Globals: doc.Globals, Resources: map[string]*Resource{}}
-	for id, r := range doc.Resources {
-		res := &Resource{LogicalID: id, raw: r}
-		res.Type, _ = r["Type"].(string)
-		if res.Type == "" {
+	t := &Template{Parameters: f.Parameters, Globals: f.Globals, Resources: map[string]*Resource{}}
+	for id, r := range f.Resources {
+		if r.Type == "" {
 			return nil, fmt.Errorf("resource %s has no Type", id)
 		}
-		res.Properties, _ = r["Properties"].(map[string]any)
-		res.Metadata, _ = r["Metadata"].(map[string]any)
-		if res.Properties == nil {
-			res.Properties = map[string]any{}
-		}
-		t.Resources[id] = res
+		t.Resources[id] = &Resource{LogicalID: id, Type: r.Type, Properties: r.Properties, Metadata: r.Metadata, raw: r.Raw}
 	}
 	return t, nil
 }
