@@ -22,13 +22,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
 	"github.com/referral-engine/referral-engine/internal/apikey"
-	"github.com/referral-engine/referral-engine/internal/awsclient"
+	"github.com/referral-engine/referral-engine/internal/toolclient"
 )
 
 type scopes []string
@@ -52,7 +47,7 @@ func main() {
 
 func run(ctx context.Context, args []string, out io.Writer) error {
 	global := flag.NewFlagSet("apikey", flag.ContinueOnError)
-	table := global.String("table", envOr("API_KEYS_TABLE", "ApiKeysTable"), "API keys table name")
+	table := global.String("table", toolclient.EnvOr("API_KEYS_TABLE", "ApiKeysTable"), "API keys table name")
 	endpoint := global.String("endpoint", "", "DynamoDB endpoint (default: the SDK's configuration)")
 	if err := global.Parse(args); err != nil {
 		return err
@@ -60,7 +55,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if global.NArg() == 0 {
 		return errors.New("usage: apikey [-table T] [-endpoint URL] create|revoke|list ...")
 	}
-	db, err := client(ctx, *endpoint)
+	db, err := toolclient.DynamoDB(ctx, *endpoint)
 	if err != nil {
 		return err
 	}
@@ -109,32 +104,4 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return w.Flush()
 	}
 	return fmt.Errorf("unknown command %q (create, revoke, list)", cmd)
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
-}
-
-func client(ctx context.Context, endpoint string) (*dynamodb.Client, error) {
-	var opts []func(*config.LoadOptions) error
-	local := endpoint != "" || awsclient.IsLocalEndpoint(nil)
-	if local && os.Getenv("AWS_REGION") == "" && os.Getenv("AWS_DEFAULT_REGION") == "" {
-		opts = append(opts, config.WithRegion("us-east-1"))
-	}
-	if local && os.Getenv("AWS_ACCESS_KEY_ID") == "" && os.Getenv("AWS_PROFILE") == "" {
-		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("local", "local", "")))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("load AWS config: %w", err)
-	}
-	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
-		if endpoint != "" {
-			o.BaseEndpoint = aws.String(endpoint)
-		}
-		awsclient.DynamoDBOptions(o)
-	}), nil
 }

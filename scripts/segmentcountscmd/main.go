@@ -20,14 +20,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
-	"github.com/referral-engine/referral-engine/internal/awsclient"
 	"github.com/referral-engine/referral-engine/internal/dynamostore"
 	"github.com/referral-engine/referral-engine/internal/segment"
+	"github.com/referral-engine/referral-engine/internal/toolclient"
 )
 
 func main() {
@@ -56,8 +51,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fix := fs.Bool("fix", false, "correct the counters that differ from the index (those that did not move meanwhile)")
 	local := fs.Bool("local", false, "use the local stack's DynamoDB Local (127.0.0.1:$DYNAMODB_PORT, default 8000)")
 	endpoint := fs.String("endpoint", "", "DynamoDB endpoint (default: the SDK's configuration)")
-	customersTable := fs.String("customers-table", envOr("CUSTOMERS_TABLE", "CustomersTable"), "the stack's CustomersTableName")
-	statsTable := fs.String("stats-table", envOr("STATS_TABLE", "StatsTable"), "the stack's StatsTableName")
+	customersTable := fs.String("customers-table", toolclient.EnvOr("CUSTOMERS_TABLE", "CustomersTable"), "the stack's CustomersTableName")
+	statsTable := fs.String("stats-table", toolclient.EnvOr("STATS_TABLE", "StatsTable"), "the stack's StatsTableName")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -66,9 +61,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return errors.New("say --check or --fix")
 	}
 	if *local && *endpoint == "" {
-		*endpoint = "http://127.0.0.1:" + envOr("DYNAMODB_PORT", "8000")
+		*endpoint = "http://127.0.0.1:" + toolclient.EnvOr("DYNAMODB_PORT", "8000")
 	}
-	db, err := client(ctx, *endpoint)
+	db, err := toolclient.DynamoDB(ctx, *endpoint)
 	if err != nil {
 		return err
 	}
@@ -167,34 +162,4 @@ func show(c segment.Count) string {
 		parts = append(parts, fmt.Sprintf("%s %d", k, subs[k]))
 	}
 	return strings.Join(parts, ", ")
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
-}
-
-// client is the SDK's default configuration; against a local endpoint, missing credentials and
-// region get local placeholders (as scripts/apikey does).
-func client(ctx context.Context, endpoint string) (*dynamodb.Client, error) {
-	var opts []func(*config.LoadOptions) error
-	local := endpoint != "" || awsclient.IsLocalEndpoint(nil)
-	if local && os.Getenv("AWS_REGION") == "" && os.Getenv("AWS_DEFAULT_REGION") == "" {
-		opts = append(opts, config.WithRegion("us-east-1"))
-	}
-	if local && os.Getenv("AWS_ACCESS_KEY_ID") == "" && os.Getenv("AWS_PROFILE") == "" {
-		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("local", "local", "")))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("load AWS config: %w", err)
-	}
-	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
-		if endpoint != "" {
-			o.BaseEndpoint = aws.String(endpoint)
-		}
-		awsclient.DynamoDBOptions(o)
-	}), nil
 }
