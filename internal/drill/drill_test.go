@@ -58,6 +58,19 @@ func TestDrills(t *testing.T) {
 	}
 	t.Logf("workload seed %d (rerun with DRILL_SEED=%d)", seed, seed)
 	w := Generate(seed, 40, 8)
+	byRoute, asInteractions := 0, 0
+	for _, r := range w.Referrers {
+		for _, f := range r.Friends {
+			switch {
+			case f.Fraud != "" || !(f.RefundBeforeRelease || f.RefundAfterGrant):
+			case f.RefundParts == 0:
+				byRoute++
+			default:
+				asInteractions++
+			}
+		}
+	}
+	t.Logf("refunds of referred orders: %d through the route, %d as refund interactions", byRoute, asInteractions)
 	base := time.Now()
 	clean, res, _ := run(t, "clean", w, base, false, nil)
 	t.Logf("clean run: %d interactions accepted, %d requests, %d vouchers, %d referrals accepted, %s",
