@@ -27,12 +27,12 @@ const (
 	KindStats     = "stats"
 )
 
-// IndexOwner says whose item (pk, sk) of a table kind is in its by_customer index, for items
-// written before the index: owner is the customer id read from the key; code, for a click
-// counter, is the code whose customer_id is the owner; ok is false for items not indexed by
-// customer (codes and email guards always had customer_id, referrals are in by_referrer,
-// campaigns, order and friend guards, funnel and segment counters are no one's).
-func IndexOwner(kind, pk, sk string) (owner, code string, ok bool) {
+// IndexOwner says whose item (pk, sk; referrer: its referrer_id) of a table kind is in its
+// by_customer index, for items written before the index: owner is the customer id read from
+// the item; code, for a click counter, is the code whose customer_id is the owner; ok is false
+// for items not indexed by customer (codes and email guards always had customer_id; campaigns,
+// order and friend guards, funnel and segment counters are no one's).
+func IndexOwner(kind, pk, sk, referrer string) (owner, code string, ok bool) {
 	cutLast := func(s string) (string, bool) {
 		i := strings.LastIndex(s, "#")
 		if i <= 0 {
@@ -51,6 +51,9 @@ func IndexOwner(kind, pk, sk string) (owner, code string, ok bool) {
 			return "", code, found && code != ""
 		}
 	case KindReferrals:
+		if strings.HasPrefix(pk, "REF#") { // a referral, under its referrer
+			return referrer, "", referrer != ""
+		}
 		if rest, found := strings.CutPrefix(pk, "CAP#"); found { // CAP#<id>#<YYYY-MM>
 			owner, ok = cutLast(rest)
 			return owner, "", ok
@@ -98,7 +101,7 @@ func Backfill(ctx context.Context, db BackfillClient, kind, table, vouchersTable
 		res.Scanned += int(page.ScannedCount)
 		for _, it := range page.Items {
 			pk, sk := str(it, "pk"), str(it, "sk")
-			owner, code, ok := IndexOwner(kind, pk, sk)
+			owner, code, ok := IndexOwner(kind, pk, sk, str(it, "referrer_id"))
 			if !ok {
 				continue
 			}

@@ -19,6 +19,10 @@
 //     keep the sum of entries equal to BALANCE.
 //   - StatsTable: leaderboard counts move to the pseudonym; funnel counters hold no ids; the
 //     segment counters lose the customer (with the PROFILE, above).
+//
+// Every item is found by key, in the customer's partitions, or in the sparse by-customer index
+// of a table (IndexByCustomer): the work is the customer's items, whatever the size of the
+// tables. Items written before the indexes get their key from scripts/erase-index (Backfill).
 package erase
 
 import (
@@ -104,10 +108,8 @@ type Client interface {
 // reads the customer's items only: no Scan (Client has none).
 const (
 	// IndexByCustomer is on AttrCustomerID in VouchersTable (CODE#, OWNER#, CLICK#),
-	// ReferralsTable (EMAIL#, FP#, CAP#) and StatsTable (LB#).
+	// ReferralsTable (REF# under their referrer, EMAIL#, FP#, CAP#) and StatsTable (LB#).
 	IndexByCustomer = "by_customer"
-	// IndexByReferrer is on referrer_id in ReferralsTable (REF#).
-	IndexByReferrer = "by_referrer"
 	AttrCustomerID  = "customer_id"
 )
 
@@ -421,19 +423,24 @@ func (e *Eraser) vouchers(ctx context.Context, id, p string, c *Counts) error {
 	return e.deleteAll(ctx, e.t.Vouchers, del)
 }
 
-// referrals finds the customer's guards and caps in by_customer (EMAIL#, FP#, CAP#), their
-// referrals as referrer in by_referrer, and their referral as a friend through their FRIEND#
-// guard: the redemption puts it in the same transaction as the referral and refuses a second
-// one, so a friend has at most one, and an index by friend would cost a write per referral for
-// nothing. The guards go last, so a retry after a crash finds the referral again.
+// referrals finds the customer's referrals as referrer (REF#, customer_id = referrer_id),
+// guards and caps (EMAIL#, FP#, CAP#) in by_customer, and their referral as a friend through
+// their FRIEND# guard: the redemption puts it in the same transaction as the referral and
+// refuses a second one, so a friend has at most one, and keying the referral by friend too
+// would cost a second index (and write) per referral for nothing. The guards go last, so a
+// retry after a crash finds the referral again.
 func (e *Eraser) referrals(ctx context.Context, id, p string, c *Counts) error {
-	del, err := e.indexKeys(ctx, e.t.Referrals, IndexByCustomer, AttrCustomerID, id)
+	found, err := e.indexKeys(ctx, e.t.Referrals, IndexByCustomer, AttrCustomerID, id)
 	if err != nil {
 		return err
 	}
-	refs, err := e.indexKeys(ctx, e.t.Referrals, IndexByReferrer, "referrer_id", id)
-	if err != nil {
-		return err
+	var refs, del []map[string]types.AttributeValue
+	for _, k := range found {
+		if strings.HasPrefix(str(k, "pk"), "REF#") {
+			refs = append(refs, k)
+		} else {
+			del = append(del, k)
+		}
 	}
 	friend, err := e.getAll(ctx, e.t.Referrals, []map[string]types.AttributeValue{key("pk", "FRIEND#"+id, "sk", "GUARD")})
 	if err != nil {
@@ -463,6 +470,9 @@ func (e *Eraser) referral(ctx context.Context, it map[string]types.AttributeValu
 	var sets, removes []string
 	if str(it, "referrer_id") == id {
 		sets = append(sets, "referrer_id = :p")
+	}
+	if str(it, AttrCustomerID) == id {
+		sets = append(sets, "customer_id = :p") // the referrer, as by_customer's key
 	}
 	friend := str(it, "friend_customer_id")
 	if friend == id {

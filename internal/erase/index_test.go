@@ -77,10 +77,10 @@ func seedCustomer(t *testing.T, id string) {
 		item("pk", "CLICK#"+code+"#iphash-"+id+"#2026112310", "n", 1, "purge_at", 1900000000, "customer_id", id),
 	})
 	putAll(t, tb.Referrals, []map[string]types.AttributeValue{
-		item("pk", "REF#ref-as-referrer-"+o, "sk", "REF", "referral_id", "ref-as-referrer-"+o, "referrer_id", id,
+		item("pk", "REF#ref-as-referrer-"+o, "sk", "REF", "referral_id", "ref-as-referrer-"+o, "referrer_id", id, "customer_id", id,
 			"friend_customer_id", "someone-"+o, "order_id", "o-1-"+o, "status", "pending", "due_shard", "3", "release_at", 1900000000),
 		item("pk", "CAP#"+id+"#2026-11", "sk", "CAP", "n", 1, "customer_id", id),
-		item("pk", "REF#ref-as-friend-"+o, "sk", "REF", "referral_id", "ref-as-friend-"+o, "referrer_id", "referrer-of-"+o,
+		item("pk", "REF#ref-as-friend-"+o, "sk", "REF", "referral_id", "ref-as-friend-"+o, "referrer_id", "referrer-of-"+o, "customer_id", "referrer-of-"+o,
 			"friend_customer_id", id, "friend_email_hash", "email-hash-"+id, "order_id", "o-2-"+o, "status", "granted"),
 		item("pk", "FRIEND#"+id, "sk", "GUARD", "referral_id", "ref-as-friend-"+o),
 		item("pk", "ORDER#o-2-"+o, "sk", "GUARD", "referral_id", "ref-as-friend-"+o, "request_hash", "request-hash-"+id),
@@ -103,7 +103,7 @@ func seedOthers(t *testing.T, prefix string, n int) {
 		code := strings.ToUpper(other)
 		vouchers = append(vouchers, item("pk", "CODE#"+code, "code", code, "customer_id", other, "status", "active"),
 			item("pk", "CLICK#"+code+"#iphash#2026112310", "n", 1, "customer_id", other))
-		referrals = append(referrals, item("pk", "REF#"+other, "sk", "REF", "referrer_id", other, "friend_customer_id", other+"-f", "status", "granted"))
+		referrals = append(referrals, item("pk", "REF#"+other, "sk", "REF", "referrer_id", other, "customer_id", other, "friend_customer_id", other+"-f", "status", "granted"))
 		lb := referralstore.LeaderboardKey("2026-11-20", other)
 		lb["n"], lb["customer_id"] = nv(1), sv(other)
 		stats = append(stats, lb)

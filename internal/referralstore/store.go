@@ -254,6 +254,10 @@ type referralItem struct {
 	SK string `dynamodbav:"sk"`
 	referral.Referral
 	DueShard string `dynamodbav:"due_shard,omitempty"`
+	// The referrer again, as the key of the sparse by_customer index erasure finds a referrer's
+	// referrals by (the friend's is found through their FRIEND# guard). Written with the
+	// referral and never changed but by erasure: status changes write no index entry.
+	Owner string `dynamodbav:"customer_id,omitempty"`
 }
 
 // Get reads a referral (strongly consistent); nil when there is none.
@@ -347,7 +351,7 @@ func (st *Store) Redeem(ctx context.Context, ref referral.Referral, code *referr
 	}})
 	item, err := attributevalue.MarshalMap(referralItem{
 		PK: "REF#" + ref.ID, SK: "REF", Referral: ref,
-		DueShard: strconv.Itoa(referral.Shard(ref.ID, DueShards)),
+		DueShard: strconv.Itoa(referral.Shard(ref.ID, DueShards)), Owner: ref.ReferrerID,
 	})
 	if err != nil {
 		return fmt.Errorf("marshal referral %s: %w", ref.ID, err)

@@ -79,6 +79,7 @@ func TestBackfillMakesOldItemsErasable(t *testing.T) {
 	put(t, "VouchersTable", "pk", "CLICK#"+code+"#ip-hash-of-anna#2026112310")
 	put(t, "VouchersTable", "pk", "CLICK#GONE-CODE#ip-hash-x#2026112310") // its code no longer stored
 	put(t, "ReferralsTable", "pk", "CAP#"+id+"#2026-11", "sk", "CAP")
+	put(t, "ReferralsTable", "pk", "REF#ei-old-ref", "sk", "REF", "referrer_id", id, "friend_customer_id", "ei-old-friend", "status", "granted")
 	lb := referralstore.LeaderboardKey("2026-11-20", id)
 	lb["n"] = &types.AttributeValueMemberN{Value: "3"}
 	if _, err := stack.DynamoDB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(stack.Resources["StatsTable"]), Item: lb}); err != nil {
@@ -88,7 +89,7 @@ func TestBackfillMakesOldItemsErasable(t *testing.T) {
 
 	dry := cmd(t, "--dry-run")
 	for _, want := range []string{"3 without the index key (CLICK# 2, OWNER# 1), would set 2, 1 click counters of codes no longer stored",
-		"1 without the index key (CAP# 1), would set 1", "1 without the index key (LB# 1), would set 1"} {
+		"2 without the index key (CAP# 1, REF# 1), would set 2", "1 without the index key (LB# 1), would set 1"} {
 		if !strings.Contains(dry, want) {
 			t.Errorf("--dry-run output lacks %q:\n%s", want, dry)
 		}
@@ -98,7 +99,7 @@ func TestBackfillMakesOldItemsErasable(t *testing.T) {
 		t.Fatal(err)
 	}
 	first := cmd(t)
-	if !strings.Contains(first, "set 2, 1 click counters") || strings.Count(first, ", set 1") != 2 {
+	if !strings.Contains(first, "set 2, 1 click counters") || !strings.Contains(first, "REF# 1), set 2") || !strings.Contains(first, "(LB# 1), set 1") {
 		t.Errorf("backfill:\n%s", first)
 	}
 	// Only the counter of a code no longer stored is left without (it expires within 90 days).
@@ -109,7 +110,7 @@ func TestBackfillMakesOldItemsErasable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := res.Erased; c.VoucherItems != 1 || c.ClickCounters != 1 || c.Guards != 1 || c.LeaderboardItems != 1 || c.VouchersRevoked != 1 {
+	if c := res.Erased; c.VoucherItems != 1 || c.ClickCounters != 1 || c.Guards != 1 || c.LeaderboardItems != 1 || c.VouchersRevoked != 1 || c.Referrals != 1 {
 		t.Errorf("erased %+v", c)
 	}
 	if left := holding(t, id); len(left) > 0 {
