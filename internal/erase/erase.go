@@ -467,6 +467,24 @@ func (e *Eraser) referrals(ctx context.Context, id, p string, c *Counts) error {
 
 func (e *Eraser) referral(ctx context.Context, it map[string]types.AttributeValue, id, p string, c *Counts) error {
 	k := key("pk", str(it, "pk"), "sk", str(it, "sk"))
+	// The erased referrer's reward still held: void it (as a refund before the grant would).
+	// Before the referral leaves the id's index entry: a retry after a crash in between finds it.
+	if str(it, "referrer_id") == id && str(it, "status") == "pending" {
+		_, err := e.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(e.t.Referrals), Key: k,
+			UpdateExpression:          aws.String("SET #st = :voided, void_reason = :why REMOVE due_shard"),
+			ConditionExpression:       aws.String("#st = :pending"),
+			ExpressionAttributeNames:  map[string]string{"#st": "status"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":voided": s("voided"), ":pending": s("pending"), ":why": s("referrer_erased")},
+		})
+		var ccf *types.ConditionalCheckFailedException
+		switch {
+		case errors.As(err, &ccf): // granted meanwhile: the ledger step moves it
+		case err != nil:
+			return fmt.Errorf("void referral of an erased referrer: %w", err)
+		default:
+			c.RewardsVoided++
+		}
+	}
 	var sets, removes []string
 	if str(it, "referrer_id") == id {
 		sets = append(sets, "referrer_id = :p")
@@ -495,23 +513,6 @@ func (e *Eraser) referral(ctx context.Context, it map[string]types.AttributeValu
 			return fmt.Errorf("pseudonymise referral: %w", err)
 		}
 		c.Referrals++
-	}
-	// The erased referrer's reward still held: void it (as a refund before the grant would).
-	if str(it, "referrer_id") == id && str(it, "status") == "pending" {
-		_, err := e.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(e.t.Referrals), Key: k,
-			UpdateExpression:          aws.String("SET #st = :voided, void_reason = :why REMOVE due_shard"),
-			ConditionExpression:       aws.String("#st = :pending"),
-			ExpressionAttributeNames:  map[string]string{"#st": "status"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":voided": s("voided"), ":pending": s("pending"), ":why": s("referrer_erased")},
-		})
-		var ccf *types.ConditionalCheckFailedException
-		switch {
-		case errors.As(err, &ccf): // granted meanwhile: the ledger step moves it
-		case err != nil:
-			return fmt.Errorf("void referral of an erased referrer: %w", err)
-		default:
-			c.RewardsVoided++
-		}
 	}
 	// The friend's order guard: its request hash covers the friend's id.
 	if order := str(it, "order_id"); order != "" && (friend == id || friend == p) {

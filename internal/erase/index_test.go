@@ -198,3 +198,26 @@ func TestEraseReadsTheCustomersItemsOnly(t *testing.T) {
 		t.Errorf("erase again: %+v %v", res, err)
 	}
 }
+
+// An erasure that died between voiding a referrer's held reward and pseudonymising the
+// referral (the void comes first, so the referral is still under the id in by_customer): the
+// retry finds and pseudonymises it.
+func TestEraseRetryFinishesAVoidedReferral(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs DynamoDB Local")
+	}
+	id := "ix-crash-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	o := strings.ReplaceAll(id, "-", "_")
+	putAll(t, physical().Referrals, []map[string]types.AttributeValue{item("pk", "REF#r-"+o, "sk", "REF", "referral_id", "r-"+o,
+		"referrer_id", id, "customer_id", id, "friend_customer_id", "f-"+o, "status", "voided", "void_reason", "referrer_erased")})
+	res, err := meteredEraser(t).Erase(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Erased != (erase.Counts{Referrals: 1}) {
+		t.Errorf("erased %+v", res.Erased)
+	}
+	if left := holding(t, id); len(left) > 0 {
+		t.Errorf("after the retry:\n%s", strings.Join(left, "\n"))
+	}
+}
