@@ -42,7 +42,7 @@ type Codes interface {
 
 // Counter counts clicks per code, client and hour (voucherstore.Store).
 type Counter interface {
-	CountClick(ctx context.Context, code, clientHash string, at time.Time, limit int) (bool, error)
+	CountClick(ctx context.Context, code, owner, clientHash string, at time.Time, limit int) (bool, error)
 }
 
 // Recorder records internal interactions (ingest.Service).
@@ -155,7 +155,7 @@ func (s *Service) Handle(ctx context.Context, cl Click) (location string, outcom
 	if isRobot(cl.UserAgent) {
 		return location, Robot
 	}
-	ok, err := s.c.Counter.CountClick(ctx, string(code), s.ClientHash(cl.ClientIP), now, s.c.Limit)
+	ok, err := s.c.Counter.CountClick(ctx, string(code), v.CustomerID, s.ClientHash(cl.ClientIP), now, s.c.Limit)
 	if err != nil {
 		s.c.Log.ErrorContext(ctx, "click: count", "code", code, "error", err.Error())
 		metrics.Add(metrics.ClicksLost, 1)

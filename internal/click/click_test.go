@@ -23,15 +23,17 @@ func (f codesFunc) Get(ctx context.Context, code voucher.Code) (*voucher.Voucher
 }
 
 type counter struct {
-	n    map[string]int
-	keys []string
-	err  error
+	n      map[string]int
+	keys   []string
+	owners []string
+	err    error
 }
 
-func (c *counter) CountClick(_ context.Context, code, client string, at time.Time, limit int) (bool, error) {
+func (c *counter) CountClick(_ context.Context, code, owner, client string, at time.Time, limit int) (bool, error) {
 	if c.err != nil {
 		return false, c.err
 	}
+	c.owners = append(c.owners, owner)
 	k := code + "#" + client + "#" + at.Format("2006010215")
 	c.keys = append(c.keys, k)
 	c.n[k]++
@@ -129,6 +131,11 @@ func TestClicks(t *testing.T) {
 	in := rec.ins[0]
 	if in.EventID != "click-r1" || in.CustomerID != "anna" || in.Type != interaction.ReferralClick || in.Properties.Code != string(good) || !in.OccurredAt.Equal(now) {
 		t.Errorf("interaction %+v", in)
+	}
+	for _, o := range cnt.owners {
+		if o != "anna" {
+			t.Errorf("counter owner %q, want the code's customer (erasure finds the counter by it)", o)
+		}
 	}
 	for _, k := range cnt.keys {
 		if strings.Contains(k, "1.2.3.4") || strings.Contains(k, "5.6.7.8") {

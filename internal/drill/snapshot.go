@@ -56,6 +56,10 @@ func Take(ctx context.Context, st *localrun.Stack) (Snapshot, error) {
 		items[tb] = its
 		if tb == "VouchersTable" {
 			for _, it := range its {
+				// Code items only: owner items (and click counters) hold customer_id too, for erasure.
+				if pk, _ := it["pk"].(string); !strings.HasPrefix(pk, "CODE#") {
+					continue
+				}
 				if c, ok := it["code"].(string); ok && it["customer_id"] != nil {
 					codes[c] = fmt.Sprintf("<code of %v/%v>", it["customer_id"], it["program"])
 				}

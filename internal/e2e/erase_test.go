@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -151,6 +152,16 @@ func TestEraseCustomer(t *testing.T) {
 		res.Erased["vouchers_pseudonymised"] != 1 || res.Erased["click_counters_deleted"] != 1 || res.Erased["ledger_items_moved"] != 2 ||
 		res.Erased["referrals_pseudonymised"] != 3 || res.Erased["pending_rewards_voided"] != 1 || res.Erased["leaderboard_items_moved"] != 1 {
 		t.Errorf("erase answer %s", r.Body)
+	}
+
+	// It found them without reading the tables whole: the audit logs each action the function
+	// calls (AWS_CALL_AUDIT), and a Scan is none of them.
+	if b, err := os.ReadFile(stack.LogPath("EraseCustomerFunction")); err != nil {
+		t.Errorf("erase-customer log: %v", err)
+	} else if !strings.Contains(string(b), `"action":"dynamodb:Query"`) {
+		t.Errorf("erase-customer's log holds no audited call: the check below would see nothing")
+	} else if strings.Contains(string(b), `"action":"dynamodb:Scan"`) {
+		t.Errorf("erasure scanned a table:\n%s", b)
 	}
 
 	after := tableItems(t)

@@ -19,6 +19,10 @@
 //     keep the sum of entries equal to BALANCE.
 //   - StatsTable: leaderboard counts move to the pseudonym; funnel counters hold no ids; the
 //     segment counters lose the customer (with the PROFILE, above).
+//
+// Every item is found by key, in the customer's partitions, or in the sparse by-customer index
+// of a table (IndexByCustomer): the work is the customer's items, whatever the size of the
+// tables. Items written before the indexes get their key from scripts/erase-index (Backfill).
 package erase
 
 import (
@@ -30,7 +34,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -94,15 +97,21 @@ type Tables struct {
 type Client interface {
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
-	Scan(ctx context.Context, in *dynamodb.ScanInput, opts ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
+	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
 	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 }
 
-// ScanSegments is how many parallel segments each table scan uses.
-const ScanSegments = 4
+// The sparse KEYS_ONLY indexes erasure finds a customer's items by (template.yaml), so that it
+// reads the customer's items only: no Scan (Client has none).
+const (
+	// IndexByCustomer is on AttrCustomerID in VouchersTable (CODE#, OWNER#, CLICK#),
+	// ReferralsTable (REF# under their referrer, EMAIL#, FP#, CAP#) and StatsTable (LB#).
+	IndexByCustomer = "by_customer"
+	AttrCustomerID  = "customer_id"
+)
 
 // TombstoneSK is the sort key of the erasure record, in the pseudonym's CustomersTable partition.
 const TombstoneSK = "ERASED"
@@ -359,84 +368,95 @@ func (e *Eraser) ledger(ctx context.Context, id, p string, c *Counts) error {
 	return nil
 }
 
-// ---- tables without a partition per customer: filtered parallel scans
+// ---- tables without a partition per customer: their sparse by-customer indexes
+//
+// The indexes are KEYS_ONLY and eventually consistent: erasure reads what they point to by key
+// (consistently) and changes it on conditions, so an entry not yet updated in the index (a
+// pseudonymised code, a moved count) is skipped.
 
 func (e *Eraser) vouchers(ctx context.Context, id, p string, c *Counts) error {
-	items, err := e.scan(ctx, e.t.Vouchers, "customer_id = :c OR customer_id = :p OR begins_with(pk, :owner)",
-		map[string]types.AttributeValue{":c": s(id), ":p": s(p), ":owner": s("OWNER#" + id + "#")})
+	found, err := e.indexKeys(ctx, e.t.Vouchers, IndexByCustomer, AttrCustomerID, id)
 	if err != nil {
 		return err
 	}
-	var codes []string
-	var del []map[string]types.AttributeValue
-	for _, it := range items {
-		pk := str(it, "pk")
+	var codes, del []map[string]types.AttributeValue
+	for _, k := range found {
+		pk := str(k, "pk")
 		switch {
 		case strings.HasPrefix(pk, "OWNER#"):
 			del = append(del, key("pk", pk))
+			c.VoucherItems++
+		case strings.HasPrefix(pk, "CLICK#"):
+			// Click counters of the customer's codes: CLICK#<CODE>#<client hash>#<hour>.
+			del = append(del, key("pk", pk))
+			c.ClickCounters++
 		case strings.HasPrefix(pk, "CODE#"):
-			codes = append(codes, strings.TrimPrefix(pk, "CODE#"))
-			if str(it, "customer_id") != id {
-				continue // pseudonymised by an earlier run
-			}
-			upd := "SET customer_id = :p, #st = :revoked, erased_at = :now REMOVE referrer_email_hash"
-			if strings.HasPrefix(str(it, "campaign_id"), "review:") {
-				upd += ", campaign_id"
-			}
-			if _, err := e.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(e.t.Vouchers), Key: key("pk", pk),
-				UpdateExpression: aws.String(upd), ExpressionAttributeNames: map[string]string{"#st": "status"},
-				ExpressionAttributeValues: map[string]types.AttributeValue{":p": s(p), ":revoked": s("revoked"), ":now": s(e.now().UTC().Format(time.RFC3339))},
-			}); err != nil {
-				return fmt.Errorf("pseudonymise voucher %s: %w", pk, err)
-			}
-			c.VouchersRevoked++
+			codes = append(codes, key("pk", pk))
 		}
 	}
-	c.VoucherItems += len(del)
-	if err := e.deleteAll(ctx, e.t.Vouchers, del); err != nil {
-		return err
-	}
-	// Click counters of the codes: CLICK#<CODE>#<client hash>#<hour>.
-	for len(codes) > 0 {
-		n := min(40, len(codes))
-		var conds []string
-		vals := map[string]types.AttributeValue{}
-		for i, code := range codes[:n] {
-			conds = append(conds, fmt.Sprintf("begins_with(pk, :k%d)", i))
-			vals[fmt.Sprintf(":k%d", i)] = s("CLICK#" + code + "#")
-		}
-		codes = codes[n:]
-		clicks, err := e.scan(ctx, e.t.Vouchers, strings.Join(conds, " OR "), vals)
-		if err != nil {
-			return err
-		}
-		keys := make([]map[string]types.AttributeValue, 0, len(clicks))
-		for _, it := range clicks {
-			keys = append(keys, key("pk", str(it, "pk")))
-		}
-		c.ClickCounters += len(keys)
-		if err := e.deleteAll(ctx, e.t.Vouchers, keys); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (e *Eraser) referrals(ctx context.Context, id, p string, c *Counts) error {
-	items, err := e.scan(ctx, e.t.Referrals,
-		"referrer_id = :c OR friend_customer_id = :c OR friend_customer_id = :p OR customer_id = :c OR sk = :csk OR pk = :friend OR begins_with(pk, :cap)",
-		map[string]types.AttributeValue{":c": s(id), ":p": s(p), ":csk": s("C#" + id), ":friend": s("FRIEND#" + id), ":cap": s("CAP#" + id + "#")})
+	items, err := e.getAll(ctx, e.t.Vouchers, codes)
 	if err != nil {
 		return err
 	}
-	var del []map[string]types.AttributeValue
 	for _, it := range items {
-		pk, sk := str(it, "pk"), str(it, "sk")
-		if !strings.HasPrefix(pk, "REF#") {
-			// FRIEND#, CAP#, FP# (sk C#<id>), EMAIL# (customer_id): the customer's guards.
-			del = append(del, key("pk", pk, "sk", sk))
-			continue
+		pk := str(it, "pk")
+		if str(it, "customer_id") != id {
+			continue // pseudonymised by an earlier run, the index not yet updated
 		}
+		upd := "SET customer_id = :p, #st = :revoked, erased_at = :now REMOVE referrer_email_hash"
+		if strings.HasPrefix(str(it, "campaign_id"), "review:") {
+			upd += ", campaign_id"
+		}
+		_, err := e.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(e.t.Vouchers), Key: key("pk", pk),
+			UpdateExpression: aws.String(upd), ConditionExpression: aws.String("customer_id = :c"), ExpressionAttributeNames: map[string]string{"#st": "status"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":p": s(p), ":c": s(id), ":revoked": s("revoked"), ":now": s(e.now().UTC().Format(time.RFC3339))},
+		})
+		var ccf *types.ConditionalCheckFailedException
+		switch {
+		case errors.As(err, &ccf): // pseudonymised meanwhile
+		case err != nil:
+			return fmt.Errorf("pseudonymise voucher %s: %w", pk, err)
+		default:
+			c.VouchersRevoked++
+		}
+	}
+	return e.deleteAll(ctx, e.t.Vouchers, del)
+}
+
+// referrals finds the customer's referrals as referrer (REF#, customer_id = referrer_id),
+// guards and caps (EMAIL#, FP#, CAP#) in by_customer, and their referral as a friend through
+// their FRIEND# guard: the redemption puts it in the same transaction as the referral and
+// refuses a second one, so a friend has at most one, and keying the referral by friend too
+// would cost a second index (and write) per referral for nothing. The guards go last, so a
+// retry after a crash finds the referral again.
+func (e *Eraser) referrals(ctx context.Context, id, p string, c *Counts) error {
+	found, err := e.indexKeys(ctx, e.t.Referrals, IndexByCustomer, AttrCustomerID, id)
+	if err != nil {
+		return err
+	}
+	var refs, del []map[string]types.AttributeValue
+	for _, k := range found {
+		if strings.HasPrefix(str(k, "pk"), "REF#") {
+			refs = append(refs, k)
+		} else {
+			del = append(del, k)
+		}
+	}
+	friend, err := e.getAll(ctx, e.t.Referrals, []map[string]types.AttributeValue{key("pk", "FRIEND#"+id, "sk", "GUARD")})
+	if err != nil {
+		return err
+	}
+	for _, g := range friend {
+		del = append(del, key("pk", str(g, "pk"), "sk", str(g, "sk")))
+		if rid := str(g, "referral_id"); rid != "" {
+			refs = append(refs, key("pk", "REF#"+rid, "sk", "REF"))
+		}
+	}
+	items, err := e.getAll(ctx, e.t.Referrals, refs)
+	if err != nil {
+		return err
+	}
+	for _, it := range items {
 		if err := e.referral(ctx, it, id, p, c); err != nil {
 			return err
 		}
@@ -447,9 +467,30 @@ func (e *Eraser) referrals(ctx context.Context, id, p string, c *Counts) error {
 
 func (e *Eraser) referral(ctx context.Context, it map[string]types.AttributeValue, id, p string, c *Counts) error {
 	k := key("pk", str(it, "pk"), "sk", str(it, "sk"))
+	// The erased referrer's reward still held: void it (as a refund before the grant would).
+	// Before the referral leaves the id's index entry: a retry after a crash in between finds it.
+	if str(it, "referrer_id") == id && str(it, "status") == "pending" {
+		_, err := e.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(e.t.Referrals), Key: k,
+			UpdateExpression:          aws.String("SET #st = :voided, void_reason = :why REMOVE due_shard"),
+			ConditionExpression:       aws.String("#st = :pending"),
+			ExpressionAttributeNames:  map[string]string{"#st": "status"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":voided": s("voided"), ":pending": s("pending"), ":why": s("referrer_erased")},
+		})
+		var ccf *types.ConditionalCheckFailedException
+		switch {
+		case errors.As(err, &ccf): // granted meanwhile: the ledger step moves it
+		case err != nil:
+			return fmt.Errorf("void referral of an erased referrer: %w", err)
+		default:
+			c.RewardsVoided++
+		}
+	}
 	var sets, removes []string
 	if str(it, "referrer_id") == id {
 		sets = append(sets, "referrer_id = :p")
+	}
+	if str(it, AttrCustomerID) == id {
+		sets = append(sets, "customer_id = :p") // the referrer, as by_customer's key
 	}
 	friend := str(it, "friend_customer_id")
 	if friend == id {
@@ -473,23 +514,6 @@ func (e *Eraser) referral(ctx context.Context, it map[string]types.AttributeValu
 		}
 		c.Referrals++
 	}
-	// The erased referrer's reward still held: void it (as a refund before the grant would).
-	if str(it, "referrer_id") == id && str(it, "status") == "pending" {
-		_, err := e.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(e.t.Referrals), Key: k,
-			UpdateExpression:          aws.String("SET #st = :voided, void_reason = :why REMOVE due_shard"),
-			ConditionExpression:       aws.String("#st = :pending"),
-			ExpressionAttributeNames:  map[string]string{"#st": "status"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":voided": s("voided"), ":pending": s("pending"), ":why": s("referrer_erased")},
-		})
-		var ccf *types.ConditionalCheckFailedException
-		switch {
-		case errors.As(err, &ccf): // granted meanwhile: the ledger step moves it
-		case err != nil:
-			return fmt.Errorf("void referral of an erased referrer: %w", err)
-		default:
-			c.RewardsVoided++
-		}
-	}
 	// The friend's order guard: its request hash covers the friend's id.
 	if order := str(it, "order_id"); order != "" && (friend == id || friend == p) {
 		_, err := e.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(e.t.Referrals), Key: key("pk", "ORDER#"+order, "sk", "GUARD"),
@@ -505,14 +529,18 @@ func (e *Eraser) referral(ctx context.Context, it map[string]types.AttributeValu
 // leaderboard moves the customer's counts (LB#<day>#<shard> / <id>) to the pseudonym, on the
 // pseudonym's shard, so a later reversal of a pseudonymised referral decrements the same item.
 func (e *Eraser) leaderboard(ctx context.Context, id, p string, c *Counts) error {
-	items, err := e.scan(ctx, e.t.Stats, "sk = :c AND begins_with(pk, :lb)", map[string]types.AttributeValue{":c": s(id), ":lb": s("LB#")})
+	found, err := e.indexKeys(ctx, e.t.Stats, IndexByCustomer, AttrCustomerID, id)
+	if err != nil {
+		return err
+	}
+	items, err := e.getAll(ctx, e.t.Stats, found)
 	if err != nil {
 		return err
 	}
 	for _, it := range items {
 		pk := str(it, "pk")
 		parts := strings.Split(pk, "#") // LB, day, shard
-		if len(parts) != 3 {
+		if len(parts) != 3 || parts[0] != "LB" || str(it, "sk") != id {
 			continue
 		}
 		n, ok := it["n"].(*types.AttributeValueMemberN)
@@ -521,7 +549,9 @@ func (e *Eraser) leaderboard(ctx context.Context, id, p string, c *Counts) error
 		}
 		_, err := e.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 			{Update: &types.Update{TableName: aws.String(e.t.Stats), Key: referralstore.LeaderboardKey(parts[1], p),
-				UpdateExpression: aws.String("ADD n :n"), ExpressionAttributeValues: map[string]types.AttributeValue{":n": n}}},
+				// In by_customer under the pseudonym, as the grant of a pseudonymised referral writes it.
+				UpdateExpression:          aws.String("ADD n :n SET customer_id = if_not_exists(customer_id, :p)"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{":n": n, ":p": s(p)}}},
 			{Delete: &types.Delete{TableName: aws.String(e.t.Stats), Key: key("pk", pk, "sk", id),
 				ConditionExpression: aws.String("n = :n"), ExpressionAttributeValues: map[string]types.AttributeValue{":n": n}}},
 		}})
@@ -564,39 +594,67 @@ func (e *Eraser) partition(ctx context.Context, table, hashKey, id, projection s
 	return out, nil
 }
 
-func (e *Eraser) scan(ctx context.Context, table, filter string, vals map[string]types.AttributeValue) ([]map[string]types.AttributeValue, error) {
-	var (
-		mu    sync.Mutex
-		out   []map[string]types.AttributeValue
-		wg    sync.WaitGroup
-		first error
-	)
-	for seg := range ScanSegments {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			p := dynamodb.NewScanPaginator(e.db, &dynamodb.ScanInput{
-				TableName: aws.String(table), ConsistentRead: aws.Bool(true),
-				Segment: aws.Int32(int32(seg)), TotalSegments: aws.Int32(ScanSegments),
-				FilterExpression: aws.String(filter), ExpressionAttributeValues: vals,
-			})
-			for p.HasMorePages() {
-				page, err := p.NextPage(ctx)
-				mu.Lock()
-				if err != nil {
-					if first == nil {
-						first = fmt.Errorf("scan %s: %w", table, err)
-					}
-					mu.Unlock()
-					return
-				}
-				out = append(out, page.Items...)
-				mu.Unlock()
-			}
-		}()
+// indexKeys returns the keys of the items whose attr is value in a sparse KEYS_ONLY index.
+func (e *Eraser) indexKeys(ctx context.Context, table, index, attr, value string) ([]map[string]types.AttributeValue, error) {
+	expr, err := expression.NewBuilder().WithKeyCondition(expression.Key(attr).Equal(expression.Value(value))).Build()
+	if err != nil {
+		return nil, err
 	}
-	wg.Wait()
-	return out, first
+	var out []map[string]types.AttributeValue
+	p := dynamodb.NewQueryPaginator(e.db, &dynamodb.QueryInput{
+		TableName: aws.String(table), IndexName: aws.String(index),
+		KeyConditionExpression: expr.KeyCondition(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("query %s index %s: %w", table, index, err)
+		}
+		for _, it := range page.Items {
+			delete(it, attr) // the table's key only
+			out = append(out, it)
+		}
+	}
+	return out, nil
+}
+
+// getAll reads the items of keys consistently (BatchGetItem, 100 keys a call), missing ones
+// left out.
+func (e *Eraser) getAll(ctx context.Context, table string, keys []map[string]types.AttributeValue) ([]map[string]types.AttributeValue, error) {
+	seen := map[string]bool{} // BatchGetItem refuses a key twice
+	var uniq []map[string]types.AttributeValue
+	for _, k := range keys {
+		id := str(k, "pk") + "\x00" + str(k, "sk")
+		if !seen[id] {
+			seen[id] = true
+			uniq = append(uniq, k)
+		}
+	}
+	var out []map[string]types.AttributeValue
+	for len(uniq) > 0 {
+		n := min(100, len(uniq))
+		req := map[string]types.KeysAndAttributes{table: {Keys: uniq[:n], ConsistentRead: aws.Bool(true)}}
+		uniq = uniq[n:]
+		for attempt := 0; len(req) > 0; attempt++ {
+			if attempt > 8 {
+				return nil, fmt.Errorf("read from %s: unprocessed keys after retries", table)
+			}
+			if attempt > 0 {
+				select {
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				case <-time.After(time.Duration(25<<attempt) * time.Millisecond):
+				}
+			}
+			res, err := e.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+			if err != nil {
+				return nil, fmt.Errorf("read from %s: %w", table, err)
+			}
+			out = append(out, res.Responses[table]...)
+			req = res.UnprocessedKeys
+		}
+	}
+	return out, nil
 }
 
 func (e *Eraser) deleteAll(ctx context.Context, table string, keys []map[string]types.AttributeValue) error {

@@ -2,6 +2,8 @@ package referral
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -425,7 +427,9 @@ func (s *Service) RefundInteraction(ctx context.Context, in interaction.Interact
 	if in.Type != interaction.Refund || in.Properties.OrderID == "" || in.Properties.Amount == nil {
 		return RefundAnswer{}, fmt.Errorf("interaction %s is not a refund of an order", in.EventID)
 	}
-	return s.refund(ctx, in.Properties.OrderID, Refund{Amount: *in.Properties.Amount, EventID: in.CustomerID + "/" + in.EventID})
+	// The refund is known by a hash of its keys: the guard must hold no customer id (erasure).
+	key := sha256.Sum256([]byte(in.CustomerID + "\x00" + in.EventID))
+	return s.refund(ctx, in.Properties.OrderID, Refund{Amount: *in.Properties.Amount, EventID: hex.EncodeToString(key[:16])})
 }
 
 func (s *Service) refund(ctx context.Context, orderID string, rf Refund) (RefundAnswer, error) {

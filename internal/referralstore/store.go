@@ -98,6 +98,17 @@ func LeaderboardKey(day, referrer string) map[string]types.AttributeValue {
 	return key("LB#"+day+"#"+strconv.Itoa(referral.Shard(referrer, LeaderboardShards)), referrer)
 }
 
+// leaderboardAdd adds delta to a referrer's count of a day. customer_id (the referrer, the item's
+// sk) puts leaderboard items, and no other counter of the table, in the sparse by_customer index
+// erasure finds them by; set when the item is created, so later counts write no index entry.
+func leaderboardAdd(table, day, referrer string, delta int64) types.TransactWriteItem {
+	return types.TransactWriteItem{Update: &types.Update{
+		TableName: aws.String(table), Key: LeaderboardKey(day, referrer),
+		UpdateExpression:          aws.String("ADD n :d SET customer_id = if_not_exists(customer_id, :c)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":d": n(delta), ":c": s(referrer)},
+	}}
+}
+
 // guardItem is the ORDER#<order_id> item: one referral per order, and the order's refunds
 // (refund_full from the route; refund_amount, the sum of the refund interactions whose ids are
 // in refund_events). Without a referral it is a tombstone, with expires_at.
@@ -258,6 +269,10 @@ type referralItem struct {
 	SK string `dynamodbav:"sk"`
 	referral.Referral
 	DueShard string `dynamodbav:"due_shard,omitempty"`
+	// The referrer again, as the key of the sparse by_customer index erasure finds a referrer's
+	// referrals by (the friend's is found through their FRIEND# guard). Written with the
+	// referral and never changed but by erasure: status changes write no index entry.
+	Owner string `dynamodbav:"customer_id,omitempty"`
 }
 
 // Get reads a referral (strongly consistent); nil when there is none.
@@ -346,15 +361,17 @@ func (st *Store) Redeem(ctx context.Context, ref referral.Referral, code *referr
 	if ref.FriendEmailHash != "" {
 		guard(roleEmail, emailKey(ref.FriendEmailHash), map[string]types.AttributeValue{"customer_id": s(ref.FriendCustomerID)})
 	}
+	// customer_id puts the cap in the sparse by_customer index (erasure finds it there), set when
+	// the counter is created: later redemptions write no index entry.
 	add(roleCap, types.TransactWriteItem{Update: &types.Update{
 		TableName: aws.String(st.t.Referrals), Key: capKey(ref.ReferrerID, referral.Month(now)),
-		UpdateExpression:          aws.String("ADD n :one"),
+		UpdateExpression:          aws.String("ADD n :one SET customer_id = if_not_exists(customer_id, :referrer)"),
 		ConditionExpression:       aws.String("attribute_not_exists(n) OR n < :cap"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":one": n(1), ":cap": n(int64(cap))},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":one": n(1), ":cap": n(int64(cap)), ":referrer": s(ref.ReferrerID)},
 	}})
 	item, err := attributevalue.MarshalMap(referralItem{
 		PK: "REF#" + ref.ID, SK: "REF", Referral: ref,
-		DueShard: strconv.Itoa(referral.Shard(ref.ID, DueShards)),
+		DueShard: strconv.Itoa(referral.Shard(ref.ID, DueShards)), Owner: ref.ReferrerID,
 	})
 	if err != nil {
 		return fmt.Errorf("marshal referral %s: %w", ref.ID, err)
@@ -474,10 +491,7 @@ func (st *Store) Grant(ctx context.Context, ref *referral.Referral, now time.Tim
 		return err
 	}
 	items = append(items, li...)
-	items = append(items, types.TransactWriteItem{Update: &types.Update{
-		TableName: aws.String(st.t.Stats), Key: LeaderboardKey(day, ref.ReferrerID),
-		UpdateExpression: aws.String("ADD n :one"), ExpressionAttributeValues: map[string]types.AttributeValue{":one": n(1)},
-	}})
+	items = append(items, leaderboardAdd(st.t.Stats, day, ref.ReferrerID, 1))
 	if ref.Program != "" {
 		if fi, err := funnel.TransactItem(st.t.Stats, ref.Program, funnel.RewardsGranted, 1); err == nil {
 			items = append(items, fi)
@@ -516,10 +530,7 @@ func (st *Store) Reverse(ctx context.Context, ref *referral.Referral, now time.T
 	}
 	items = append(items, li...)
 	if ref.GrantDay != "" {
-		items = append(items, types.TransactWriteItem{Update: &types.Update{
-			TableName: aws.String(st.t.Stats), Key: LeaderboardKey(ref.GrantDay, ref.ReferrerID),
-			UpdateExpression: aws.String("ADD n :minus"), ExpressionAttributeValues: map[string]types.AttributeValue{":minus": n(-1)},
-		}})
+		items = append(items, leaderboardAdd(st.t.Stats, ref.GrantDay, ref.ReferrerID, -1))
 	}
 	_, err = st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	return staleOr(err, "reverse "+ref.ID)

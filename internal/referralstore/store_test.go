@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -208,6 +210,35 @@ func TestLifecycleAndUnits(t *testing.T) {
 		if l.CustomerID == "st-life" {
 			t.Errorf("reversed referral on the leaderboard: %+v", l)
 		}
+	}
+
+	// Erasure's sparse indexes (internal/erase): the referrer's referrals, monthly cap and
+	// leaderboard count, the friend's email guard; no funnel counter.
+	index := func(table, name, attr, v string) []string {
+		t.Helper()
+		out, err := db.Query(ctx, &dynamodb.QueryInput{TableName: aws.String(stack.Resources[table]), IndexName: aws.String(name),
+			KeyConditionExpression:    aws.String("#a = :v"),
+			ExpressionAttributeNames:  map[string]string{"#a": attr},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":v": &types.AttributeValueMemberS{Value: v}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pks []string
+		for _, it := range out.Items {
+			pks = append(pks, it["pk"].(*types.AttributeValueMemberS).Value)
+		}
+		sort.Strings(pks)
+		return pks
+	}
+	if got := index("ReferralsTable", "by_customer", "customer_id", "st-life"); len(got) != 3 || !strings.HasPrefix(got[0], "CAP#st-life#") ||
+		got[1] != "REF#"+min(a.ID, b.ID) || got[2] != "REF#"+max(a.ID, b.ID) {
+		t.Errorf("referrals by_customer of the referrer: %v, want the cap and the 2 referrals", got)
+	}
+	if got := index("ReferralsTable", "by_customer", "customer_id", "st-life-f1"); len(got) != 1 || !strings.HasPrefix(got[0], "EMAIL#") {
+		t.Errorf("referrals by_customer of the friend: %v, want the email guard", got)
+	}
+	if got := index("StatsTable", "by_customer", "customer_id", "st-life"); len(got) != 1 || !strings.HasPrefix(got[0], "LB#") {
+		t.Errorf("stats by_customer: %v, want the leaderboard count", got)
 	}
 }
 

@@ -78,15 +78,20 @@ func (s *Store) MarkCampaignLaunched(ctx context.Context, id string) error {
 // ClickRetention is how long click counters (keyed by a hashed client IP) are kept (SPEC §1).
 const ClickRetention = 90 * 24 * time.Hour
 
-// CountClick counts a click on code by a client (a salted hash, never the IP) in the hour of
-// at, and reports whether it is within limit clicks of that client on that code in that hour.
-// One UpdateItem on a per-client item: a viral code spreads over as many items as clients.
-func (s *Store) CountClick(ctx context.Context, code, clientHash string, at time.Time, limit int) (bool, error) {
+// CountClick counts a click on code (owned by customer owner) by a client (a salted hash, never
+// the IP) in the hour of at, and reports whether it is within limit clicks of that client on
+// that code in that hour. One UpdateItem on a per-client item: a viral code spreads over as many
+// items as clients.
+func (s *Store) CountClick(ctx context.Context, code, owner, clientHash string, at time.Time, limit int) (bool, error) {
 	pk := "CLICK#" + code + "#" + clientHash + "#" + at.UTC().Format("2006010215")
-	expr, err := expression.NewBuilder().WithUpdate(
-		expression.Add(expression.Name("n"), expression.Value(1)).
-			Set(expression.Name("purge_at"), expression.Value(at.Add(ClickRetention).Unix())),
-	).Build()
+	upd := expression.Add(expression.Name("n"), expression.Value(1)).
+		Set(expression.Name("purge_at"), expression.Value(at.Add(ClickRetention).Unix()))
+	if owner != "" {
+		// The owner puts the counter in the sparse by_customer index, where erasure finds it: set
+		// once, when the counter is created, so later clicks write no index entry.
+		upd = upd.Set(expression.Name("customer_id"), expression.IfNotExists(expression.Name("customer_id"), expression.Value(owner)))
+	}
+	expr, err := expression.NewBuilder().WithUpdate(upd).Build()
 	if err != nil {
 		return false, err
 	}

@@ -95,6 +95,8 @@ type ownerItem struct {
 	PK        string `dynamodbav:"pk"`
 	Code      string `dynamodbav:"code"`
 	ExpiresAt int64  `dynamodbav:"expires_at"`
+	// The key of the sparse by_customer index, by which erasure finds the item.
+	CustomerID string `dynamodbav:"customer_id"`
 }
 
 func toItem(v voucher.Voucher) codeItem {
@@ -179,7 +181,7 @@ func (s *Store) put(ctx context.Context, v voucher.Voucher, now time.Time) error
 	if err != nil {
 		return fmt.Errorf("marshal voucher %s: %w", v.Code, err)
 	}
-	owner, err := attributevalue.MarshalMap(ownerItem{PK: ownerKey(v.CustomerID, v.Program), Code: string(v.Code), ExpiresAt: v.ExpiresAt.Unix()})
+	owner, err := attributevalue.MarshalMap(ownerItem{PK: ownerKey(v.CustomerID, v.Program), Code: string(v.Code), ExpiresAt: v.ExpiresAt.Unix(), CustomerID: v.CustomerID})
 	if err != nil {
 		return fmt.Errorf("marshal owner of %s: %w", v.Code, err)
 	}

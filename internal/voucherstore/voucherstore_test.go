@@ -3,9 +3,15 @@ package voucherstore_test
 import (
 	"context"
 	"fmt"
+	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/referral-engine/referral-engine/internal/funnel"
 	"github.com/referral-engine/referral-engine/internal/voucher"
@@ -76,6 +82,11 @@ func TestIssueReturnsTheCurrentVoucher(t *testing.T) {
 	}
 	if list, err := s.List(ctx, "vs-nobody", voucher.DefaultRules().Programs()); err != nil || len(list) != 0 {
 		t.Errorf("List of nobody = %+v, %v", list, err)
+	}
+	// Codes and owner items are in the by_customer index, where erasure finds them.
+	if got, want := byCustomer(t, "vs-anna"), []string{"CODE#" + string(min(v.Code, other.Code)), "CODE#" + string(max(v.Code, other.Code)),
+		"OWNER#vs-anna#ambassador", "OWNER#vs-anna#loyalty"}; strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("by_customer holds %v, want %v", got, want)
 	}
 	if err := s.MarkPublished(ctx, v.Code, now); err != nil {
 		t.Fatal(err)
@@ -226,16 +237,37 @@ func TestCountClick(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
 	for i := 1; i <= 5; i++ {
-		ok, err := s.CountClick(ctx, "ABCDEFGH", "client-1", now, 3)
+		ok, err := s.CountClick(ctx, "ABCDEFGH", "vs-owner", "client-1", now, 3)
 		if err != nil || ok != (i <= 3) {
 			t.Fatalf("click %d: counted=%v err=%v", i, ok, err)
 		}
 	}
 	// Another client, another hour: counted afresh.
-	if ok, _ := s.CountClick(ctx, "ABCDEFGH", "client-2", now, 3); !ok {
+	if ok, _ := s.CountClick(ctx, "ABCDEFGH", "vs-owner", "client-2", now, 3); !ok {
 		t.Error("another client was not counted")
 	}
-	if ok, _ := s.CountClick(ctx, "ABCDEFGH", "client-1", now.Add(time.Hour), 3); !ok {
+	if ok, _ := s.CountClick(ctx, "ABCDEFGH", "vs-owner", "client-1", now.Add(time.Hour), 3); !ok {
 		t.Error("the next hour was not counted")
 	}
+	// Each counter is in the by_customer index under the code's owner, for erasure.
+	if got := byCustomer(t, "vs-owner"); len(got) != 3 {
+		t.Errorf("by_customer holds %v, want the 3 click counters", got)
+	}
+}
+
+// byCustomer lists the pks the VouchersTable's by_customer index holds for a customer.
+func byCustomer(t *testing.T, id string) []string {
+	t.Helper()
+	out, err := stack.DynamoDB.Query(context.Background(), &dynamodb.QueryInput{TableName: aws.String(stack.Resources["VouchersTable"]),
+		IndexName: aws.String("by_customer"), KeyConditionExpression: aws.String("customer_id = :c"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":c": &types.AttributeValueMemberS{Value: id}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pks []string
+	for _, it := range out.Items {
+		pks = append(pks, it["pk"].(*types.AttributeValueMemberS).Value)
+	}
+	sort.Strings(pks)
+	return pks
 }
