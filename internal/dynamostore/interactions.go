@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/referral-engine/referral-engine/internal/batchget"
 	"github.com/referral-engine/referral-engine/internal/ingest"
 	"github.com/referral-engine/referral-engine/internal/interaction"
 	"github.com/referral-engine/referral-engine/internal/rescore"
@@ -145,32 +146,23 @@ func (s *Interactions) Marks(ctx context.Context, customerID string, eventIDs []
 			Keys: keys, ConsistentRead: aws.Bool(true),
 			ProjectionExpression: expr.Projection(), ExpressionAttributeNames: expr.Names(),
 		}}
-		for attempt := 0; len(req) > 0; attempt++ {
-			if attempt > 0 {
-				if attempt > 8 {
-					return nil, fmt.Errorf("batch get marks of %s: keys still unprocessed", customerID)
-				}
-				time.Sleep(time.Duration(attempt*attempt) * 10 * time.Millisecond)
+		err := batchget.Get(ctx, s.db, req, func(_ string, item map[string]types.AttributeValue) error {
+			var it struct {
+				EventID   string     `dynamodbav:"event_id"`
+				AppliedAt *time.Time `dynamodbav:"applied_at"`
 			}
-			res, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
-			if err != nil {
-				return nil, fmt.Errorf("batch get marks of %s: %w", customerID, err)
+			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+				return fmt.Errorf("unmarshal mark: %w", err)
 			}
-			for _, item := range res.Responses[s.table] {
-				var it struct {
-					EventID   string     `dynamodbav:"event_id"`
-					AppliedAt *time.Time `dynamodbav:"applied_at"`
-				}
-				if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-					return nil, fmt.Errorf("unmarshal mark: %w", err)
-				}
-				if it.AppliedAt != nil {
-					out[it.EventID] = rescore.Applied
-				} else {
-					out[it.EventID] = rescore.Unapplied
-				}
+			if it.AppliedAt != nil {
+				out[it.EventID] = rescore.Applied
+			} else {
+				out[it.EventID] = rescore.Unapplied
 			}
-			req = res.UnprocessedKeys
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("batch get marks of %s: %w", customerID, err)
 		}
 	}
 	return out, nil

@@ -7,13 +7,13 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/referral-engine/referral-engine/internal/batchget"
 	"github.com/referral-engine/referral-engine/internal/segment"
 )
 
@@ -135,31 +135,17 @@ func (sc *SegmentCounters) ReadShards(ctx context.Context, segments []string) (m
 	}
 	for len(keys) > 0 {
 		n := min(100, len(keys))
-		pending := map[string]types.KeysAndAttributes{sc.table: {Keys: keys[:n]}}
-		keys = keys[n:]
-		for attempt := 0; len(pending) > 0; attempt++ {
-			if attempt > 0 {
-				if attempt > 8 {
-					return nil, errors.New("read segment counters: unprocessed keys after retries")
-				}
-				select {
-				case <-ctx.Done():
-					return nil, ctx.Err()
-				case <-time.After(time.Duration(10<<attempt) * time.Millisecond):
-				}
+		err := batchget.Get(ctx, sc.db, map[string]types.KeysAndAttributes{sc.table: {Keys: keys[:n]}}, func(_ string, it map[string]types.AttributeValue) error {
+			seg, shard, c, ok := parseCounter(it)
+			if ok && out[seg] != nil {
+				out[seg][shard] = c
 			}
-			res, err := sc.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: pending})
-			if err != nil {
-				return nil, fmt.Errorf("read segment counters: %w", err)
-			}
-			for _, it := range res.Responses[sc.table] {
-				seg, shard, c, ok := parseCounter(it)
-				if ok && out[seg] != nil {
-					out[seg][shard] = c
-				}
-			}
-			pending = res.UnprocessedKeys
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("read segment counters: %w", err)
 		}
+		keys = keys[n:]
 	}
 	return out, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/referral-engine/referral-engine/internal/batchget"
 	"github.com/referral-engine/referral-engine/internal/interaction"
 	"github.com/referral-engine/referral-engine/internal/sweep"
 )
@@ -94,34 +95,25 @@ func (s *Interactions) Unapplied(ctx context.Context, keys []sweep.Key) ([]inter
 			ks = append(ks, s.key(k.CustomerID, k.EventID))
 		}
 		req := map[string]types.KeysAndAttributes{s.table: {Keys: ks, ConsistentRead: aws.Bool(true)}}
-		for attempt := 0; len(req) > 0; attempt++ {
-			if attempt > 0 {
-				if attempt > 8 {
-					return nil, fmt.Errorf("batch get interactions: keys still unprocessed")
-				}
-				time.Sleep(time.Duration(attempt*attempt) * 10 * time.Millisecond)
+		err := batchget.Get(ctx, s.db, req, func(_ string, item map[string]types.AttributeValue) error {
+			var it interactionItem
+			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+				return fmt.Errorf("unmarshal interaction: %w", err)
 			}
-			res, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
-			if err != nil {
-				return nil, fmt.Errorf("batch get interactions: %w", err)
+			if it.AppliedAt != nil {
+				return nil
 			}
-			for _, item := range res.Responses[s.table] {
-				var it interactionItem
-				if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-					return nil, fmt.Errorf("unmarshal interaction: %w", err)
+			in := interaction.Interaction{CustomerID: it.CustomerID, EventID: it.EventID, Type: it.Type, OccurredAt: it.OccurredAt}
+			if props, ok := item["properties"]; ok {
+				if err := attributevalue.UnmarshalWithOptions(props, &in.Properties, jsonTagsDecode); err != nil {
+					return fmt.Errorf("unmarshal interaction %s properties: %w", it.EventID, err)
 				}
-				if it.AppliedAt != nil {
-					continue
-				}
-				in := interaction.Interaction{CustomerID: it.CustomerID, EventID: it.EventID, Type: it.Type, OccurredAt: it.OccurredAt}
-				if props, ok := item["properties"]; ok {
-					if err := attributevalue.UnmarshalWithOptions(props, &in.Properties, jsonTagsDecode); err != nil {
-						return nil, fmt.Errorf("unmarshal interaction %s properties: %w", it.EventID, err)
-					}
-				}
-				out = append(out, in)
 			}
-			req = res.UnprocessedKeys
+			out = append(out, in)
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("batch get interactions: %w", err)
 		}
 	}
 	return out, nil

@@ -42,6 +42,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/referral-engine/referral-engine/internal/batchget"
 	"github.com/referral-engine/referral-engine/internal/dynamostore"
 	"github.com/referral-engine/referral-engine/internal/outbound"
 	"github.com/referral-engine/referral-engine/internal/referralstore"
@@ -633,26 +634,12 @@ func (e *Eraser) getAll(ctx context.Context, table string, keys []map[string]typ
 	var out []map[string]types.AttributeValue
 	for len(uniq) > 0 {
 		n := min(100, len(uniq))
-		req := map[string]types.KeysAndAttributes{table: {Keys: uniq[:n], ConsistentRead: aws.Bool(true)}}
-		uniq = uniq[n:]
-		for attempt := 0; len(req) > 0; attempt++ {
-			if attempt > 8 {
-				return nil, fmt.Errorf("read from %s: unprocessed keys after retries", table)
-			}
-			if attempt > 0 {
-				select {
-				case <-ctx.Done():
-					return nil, ctx.Err()
-				case <-time.After(time.Duration(25<<attempt) * time.Millisecond):
-				}
-			}
-			res, err := e.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
-			if err != nil {
-				return nil, fmt.Errorf("read from %s: %w", table, err)
-			}
-			out = append(out, res.Responses[table]...)
-			req = res.UnprocessedKeys
+		err := batchget.Get(ctx, e.db, map[string]types.KeysAndAttributes{table: {Keys: uniq[:n], ConsistentRead: aws.Bool(true)}},
+			func(_ string, it map[string]types.AttributeValue) error { out = append(out, it); return nil })
+		if err != nil {
+			return nil, fmt.Errorf("read from %s: %w", table, err)
 		}
+		uniq = uniq[n:]
 	}
 	return out, nil
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/referral-engine/referral-engine/internal/batchget"
 	"github.com/referral-engine/referral-engine/internal/charset"
 )
 
@@ -151,37 +152,26 @@ func (c *Counters) Read(ctx context.Context) (map[string]Funnel, error) {
 	for start := 0; start < len(keys); start += 100 {
 		chunk := keys[start:min(start+100, len(keys))]
 		wg.Go(func() {
-			req := map[string]types.KeysAndAttributes{c.table: {Keys: chunk}}
-			for attempt := 0; len(req) > 0; attempt++ {
-				if attempt > 8 {
-					mu.Lock()
-					errs = append(errs, errors.New("funnel: keys still unprocessed"))
-					mu.Unlock()
-					return
+			err := batchget.Get(ctx, c.db, map[string]types.KeysAndAttributes{c.table: {Keys: chunk}}, func(_ string, it map[string]types.AttributeValue) error {
+				pk, _ := it["pk"].(*types.AttributeValueMemberS)
+				nv, _ := it["n"].(*types.AttributeValueMemberN)
+				if pk == nil || nv == nil {
+					return nil
 				}
-				res, err := c.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
-				if err != nil {
-					mu.Lock()
-					errs = append(errs, fmt.Errorf("funnel: read: %w", err))
-					mu.Unlock()
-					return
+				parts := strings.Split(pk.Value, "#") // FUNNEL, program, stage, shard
+				if len(parts) != 4 {
+					return nil
 				}
+				n, _ := strconv.ParseInt(nv.Value, 10, 64)
 				mu.Lock()
-				for _, it := range res.Responses[c.table] {
-					pk, _ := it["pk"].(*types.AttributeValueMemberS)
-					nv, _ := it["n"].(*types.AttributeValueMemberN)
-					if pk == nil || nv == nil {
-						continue
-					}
-					parts := strings.Split(pk.Value, "#") // FUNNEL, program, stage, shard
-					if len(parts) != 4 {
-						continue
-					}
-					n, _ := strconv.ParseInt(nv.Value, 10, 64)
-					out[parts[1]][parts[2]] += n
-				}
+				out[parts[1]][parts[2]] += n
 				mu.Unlock()
-				req = res.UnprocessedKeys
+				return nil
+			})
+			if err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("funnel: read: %w", err))
+				mu.Unlock()
 			}
 		})
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/referral-engine/referral-engine/internal/batchget"
 	"github.com/referral-engine/referral-engine/internal/funnel"
 	"github.com/referral-engine/referral-engine/internal/ledger"
 	"github.com/referral-engine/referral-engine/internal/referral"
@@ -156,24 +157,16 @@ func (st *Store) Load(ctx context.Context, code, orderID string) (*referral.Code
 		st.t.Referrals: {Keys: []map[string]types.AttributeValue{orderKey(orderID)}, ConsistentRead: aws.Bool(true)},
 	}
 	var codeIt, guardIt map[string]types.AttributeValue
-	for attempt := 0; len(req) > 0; attempt++ {
-		if attempt > 0 {
-			if attempt > 6 {
-				return nil, nil, errors.New("load redemption: keys still unprocessed")
-			}
-			time.Sleep(time.Duration(attempt*attempt) * 10 * time.Millisecond)
-		}
-		out, err := st.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
-		if err != nil {
-			return nil, nil, fmt.Errorf("load code %s and order %s: %w", code, orderID, err)
-		}
-		for _, it := range out.Responses[st.t.Vouchers] {
+	err := batchget.Get(ctx, st.db, req, func(table string, it map[string]types.AttributeValue) error {
+		if table == st.t.Vouchers {
 			codeIt = it
-		}
-		for _, it := range out.Responses[st.t.Referrals] {
+		} else {
 			guardIt = it
 		}
-		req = out.UnprocessedKeys
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("load code %s and order %s: %w", code, orderID, err)
 	}
 	c, err := decodeCode(codeIt, code)
 	if err != nil {

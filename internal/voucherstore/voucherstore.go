@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/referral-engine/referral-engine/internal/batchget"
 	"github.com/referral-engine/referral-engine/internal/funnel"
 	"github.com/referral-engine/referral-engine/internal/voucher"
 )
@@ -326,24 +327,14 @@ func (s *Store) batchGet(ctx context.Context, pks []string) (map[string]map[stri
 	for i, pk := range pks {
 		keys[i] = key(pk)
 	}
-	req := map[string]types.KeysAndAttributes{s.table: {Keys: keys}}
-	for attempt := 0; len(req) > 0; attempt++ {
-		if attempt > 0 {
-			if attempt > 8 {
-				return nil, errors.New("batch get: keys still unprocessed")
-			}
-			time.Sleep(time.Duration(attempt*attempt) * 10 * time.Millisecond)
+	err := batchget.Get(ctx, s.db, map[string]types.KeysAndAttributes{s.table: {Keys: keys}}, func(_ string, it map[string]types.AttributeValue) error {
+		if pk, ok := it["pk"].(*types.AttributeValueMemberS); ok {
+			out[pk.Value] = it
 		}
-		res, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
-		if err != nil {
-			return nil, fmt.Errorf("batch get: %w", err)
-		}
-		for _, it := range res.Responses[s.table] {
-			if pk, ok := it["pk"].(*types.AttributeValueMemberS); ok {
-				out[pk.Value] = it
-			}
-		}
-		req = res.UnprocessedKeys
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("batch get: %w", err)
 	}
 	return out, nil
 }
