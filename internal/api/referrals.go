@@ -17,7 +17,7 @@ import (
 // Referrals redeems referred orders and refunds them (referral.Service).
 type Referrals interface {
 	Redeem(ctx context.Context, r referral.Redemption) (referral.Answer, error)
-	Refund(ctx context.Context, orderID string) (referral.RefundAnswer, error)
+	RefundOrder(ctx context.Context, orderID string, r referral.RefundRequest) (referral.RefundAnswer, error)
 }
 
 // RegisterReferrals adds the redeem-referral function's routes.
@@ -42,10 +42,15 @@ func RegisterReferrals(r *httpapi.Router, svc Referrals) {
 		if id == "" || len(id) > 128 {
 			return httpapi.Response{}, apperr.Invalid("order_id", "order id must be 1-128 characters")
 		}
-		if _, err := httpapi.Body(req, referral.MaxBody); err != nil {
+		body, err := httpapi.Body(req, referral.MaxBody)
+		if err != nil {
 			return httpapi.Response{}, err
 		}
-		ans, err := svc.Refund(ctx, id)
+		rr, err := referral.DecodeRefund(body)
+		if err != nil {
+			return httpapi.Response{}, err
+		}
+		ans, err := svc.RefundOrder(ctx, id, rr)
 		if err != nil {
 			return httpapi.Response{}, err
 		}

@@ -154,7 +154,7 @@ func (referralsFake) Redeem(_ context.Context, r referral.Redemption) (referral.
 	return referral.Answer{ReferralID: "ref_1", Status: referral.Pending, FriendOffer: map[string]any{"type": "percent_off", "value": 15, "description": "15% off"}}, nil
 }
 
-func (referralsFake) Refund(_ context.Context, orderID string) (referral.RefundAnswer, error) {
+func (referralsFake) RefundOrder(_ context.Context, orderID string, _ referral.RefundRequest) (referral.RefundAnswer, error) {
 	if orderID != "ord-9001" {
 		return referral.RefundAnswer{OrderID: orderID, Status: referral.NoReferral}, nil
 	}
@@ -373,6 +373,8 @@ func TestResponsesMatchSpec(t *testing.T) {
 		{"redeem too large", "POST /v1/referrals", "/v1/referrals", "", nil, strings.Repeat(" ", 17<<10), "ingest-key", 413},
 		{"refund", "POST /v1/orders/{order_id}/refunds", "/v1/orders/ord-9001/refunds", "", nil, "", "ingest-key", 200},
 		{"refund of an order without referral", "POST /v1/orders/{order_id}/refunds", "/v1/orders/ord-0/refunds", "", nil, "", "ingest-key", 200},
+		{"partial refund", "POST /v1/orders/{order_id}/refunds", "/v1/orders/ord-9001/refunds", "", nil, `{"refund_id":"rf-1","amount":1200}`, "ingest-key", 200},
+		{"partial refund without amount", "POST /v1/orders/{order_id}/refunds", "/v1/orders/ord-9001/refunds", "", nil, `{"refund_id":"rf-1"}`, "ingest-key", 400},
 
 		{"click", "GET /r/{code}", "/r/anna-7kq2xh", "utm_source=whatsapp", nil, "", "", 302},
 		{"click unknown code", "GET /r/{code}", "/r/nope", "", nil, "", "", 302},

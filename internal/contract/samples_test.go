@@ -167,6 +167,8 @@ func TestRequestSchemasRefuse(t *testing.T) {
 		"leaderboard days 91":       {Method: http.MethodGet, Path: "/v1/leaderboard", RawQuery: "days=91"},
 		"listing limit 0":           {Method: http.MethodGet, Path: "/v1/segments/ambassador/customers", RawQuery: "limit=0"},
 		"listing unknown segment":   {Method: http.MethodGet, Path: "/v1/segments/vip/customers"},
+		"refund amount without id":  post("/v1/orders/o1/refunds", `{"amount":100}`),
+		"refund of nothing":         post("/v1/orders/o1/refunds", `{"refund_id":"r1","amount":0}`),
 	} {
 		if err := spec.ValidateRequest(context.Background(), req); err == nil {
 			t.Errorf("%s: passed validation", name)

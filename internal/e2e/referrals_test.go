@@ -591,6 +591,23 @@ func TestRefundInteractions(t *testing.T) {
 	refund("ri-r2b", "ri-f2", "ri-o2", 3900) // 1000 + 3900 = the order's 4900
 	eventually(t, 30*time.Second, "the order refunded in two parts voided", func() bool { return getReferral(t, part.ReferralID)["status"] == "voided" })
 
+	// Partial refunds through the route add up the same way, each refund_id counted once.
+	route := mustRedeem(t, redemption{Code: "RI-CODE", Order: "ri-o5", Friend: "ri-f5", Total: 4900})
+	for _, b := range []string{`{"refund_id":"p1","amount":2000}`, `{"refund_id":"p1","amount":2000}`} {
+		if r := post(t, "/v1/orders/ri-o5/refunds", []byte(b)); r.Status != 200 || !contains(string(r.Body), `"status":"pending"`) {
+			t.Fatalf("partial refund %s: %d %s", b, r.Status, r.Body)
+		}
+	}
+	if r := post(t, "/v1/orders/ri-o5/refunds", []byte(`{"refund_id":"p2","amount":2900}`)); r.Status != 200 || !contains(string(r.Body), `"status":"voided"`) {
+		t.Fatalf("refund reaching the total: %d %s", r.Status, r.Body)
+	}
+	if st := getReferral(t, route.ReferralID)["status"]; st != "voided" {
+		t.Errorf("after partial refunds through the route: %v", st)
+	}
+	if r := post(t, "/v1/orders/ri-o5/refunds", []byte(`{"amount":10}`)); r.Status != 400 || !contains(string(r.Body), `"field":"refund_id"`) {
+		t.Errorf("amount without refund_id: %d %s", r.Status, r.Body)
+	}
+
 	// Refunded before it is redeemed: the API and the queue refuse it.
 	refund("ri-r3", "ri-f3", "ri-o3", 9900)
 	refund("ri-r4", "ri-f4", "ri-o4", 9900)
@@ -607,8 +624,8 @@ func TestRefundInteractions(t *testing.T) {
 			t.Errorf("a refunded order was redeemed: %v", ref)
 		}
 	}
-	if n := codeUses(t, "RI-CODE"); n != 2 {
-		t.Errorf("code uses %d, want 2", n)
+	if n := codeUses(t, "RI-CODE"); n != 3 {
+		t.Errorf("code uses %d, want 3", n)
 	}
 }
 

@@ -404,8 +404,8 @@ type RefundAnswer struct {
 	OrderID    string `json:"order_id"`
 	ReferralID string `json:"referral_id,omitempty"`
 	// Status is the referral's: voided or reversed; no_referral for an order without one (its
-	// later redemption is refused with order_refunded); for a partial refund interaction, the
-	// referral's unchanged status.
+	// later redemption is refused with order_refunded once refunds cover it); pending or granted
+	// while partial refunds stay below the order's total.
 	Status string `json:"status"`
 }
 
@@ -420,6 +420,22 @@ func (s *Service) Refund(ctx context.Context, orderID string) (RefundAnswer, err
 	return s.refund(ctx, orderID, Refund{Full: true})
 }
 
+// RefundOrder serves POST /v1/orders/{order_id}/refunds: a full refund (Refund), or one partial
+// refund counted once per refund id, added to the order's refunds as a refund interaction's.
+func (s *Service) RefundOrder(ctx context.Context, orderID string, r RefundRequest) (RefundAnswer, error) {
+	if r.Full() {
+		return s.Refund(ctx, orderID)
+	}
+	return s.refund(ctx, orderID, Refund{Amount: r.Amount, EventID: refundKey("route", r.RefundID)})
+}
+
+// refundKey names a refund on the order guard by a hash of its keys: the guard must hold no
+// customer id (erasure).
+func refundKey(scope, id string) string {
+	key := sha256.Sum256([]byte(scope + "\x00" + id))
+	return hex.EncodeToString(key[:16])
+}
+
 // RefundInteraction applies a refund interaction (the RedeemQueue path): its amount is added to
 // the order's refunds (once per event id), and the reward is cancelled as by Refund once they
 // add up to the referred order's total.
@@ -427,9 +443,7 @@ func (s *Service) RefundInteraction(ctx context.Context, in interaction.Interact
 	if in.Type != interaction.Refund || in.Properties.OrderID == "" || in.Properties.Amount == nil {
 		return RefundAnswer{}, fmt.Errorf("interaction %s is not a refund of an order", in.EventID)
 	}
-	// The refund is known by a hash of its keys: the guard must hold no customer id (erasure).
-	key := sha256.Sum256([]byte(in.CustomerID + "\x00" + in.EventID))
-	return s.refund(ctx, in.Properties.OrderID, Refund{Amount: *in.Properties.Amount, EventID: hex.EncodeToString(key[:16])})
+	return s.refund(ctx, in.Properties.OrderID, Refund{Amount: *in.Properties.Amount, EventID: refundKey(in.CustomerID, in.EventID)})
 }
 
 func (s *Service) refund(ctx context.Context, orderID string, rf Refund) (RefundAnswer, error) {
