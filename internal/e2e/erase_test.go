@@ -81,12 +81,14 @@ func TestEraseCustomer(t *testing.T) {
 		mustRedeem(t, redemption{Code: v.Code, Order: fmt.Sprintf("gdpr-o1-%d", n), Friend: erin, Email: email, Fingerprints: map[string]string{"device": fpErin}})
 	}
 
-	// Erin's interactions.
+	// Erin's interactions, among them a partial refund of her referred order (it is added up on
+	// the order's guard, which must not keep her id).
 	batch := fmt.Sprintf(`{"interactions":[
 	 {"event_id":"e1","customer_id":"%[1]s","type":"visit","occurred_at":"2026-11-01T10:00:00Z","properties":{"duration_seconds":120}},
 	 {"event_id":"e2","customer_id":"%[1]s","type":"profile_update","occurred_at":"2026-11-01T10:01:00Z","properties":{"fields":{"birthday":"04-12","preferences":["shoes"]}}},
 	 {"event_id":"e3","customer_id":"%[1]s","type":"review","occurred_at":"2026-11-01T10:02:00Z","properties":{"stars":4,"review_id":"rv-%[1]s"}},
-	 {"event_id":"e4","customer_id":"%[1]s","type":"email_open","occurred_at":"2026-11-01T10:03:00Z","properties":{"campaign_id":"c1"}}]}`, erin)
+	 {"event_id":"e4","customer_id":"%[1]s","type":"email_open","occurred_at":"2026-11-01T10:03:00Z","properties":{"campaign_id":"c1"}},
+	 {"event_id":"e5","customer_id":"%[1]s","type":"refund","occurred_at":"2026-11-01T10:04:00Z","properties":{"order_id":"gdpr-o1-%[2]d","amount":100}}]}`, erin, n)
 	if r := post(t, "/v1/interactions", []byte(batch)); r.Status != 202 {
 		t.Fatalf("interactions: %d %s", r.Status, r.Body)
 	}
