@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"log/slog"
-	"strconv"
 	"time"
 
 	"github.com/referral-engine/referral-engine/internal/api"
@@ -31,13 +30,9 @@ func wire(ctx context.Context, log *slog.Logger) (*httpapi.Router, error) {
 	rescoreQueue := e.String("RESCORE_QUEUE_URL")
 	storefront := e.String("STOREFRONT_URL")
 	salt := e.String("CLICK_HASH_SALT")
-	limitText := e.Optional("CLICK_LIMIT_PER_HOUR", "5")
+	limit := e.Int("CLICK_LIMIT_PER_HOUR", 5)
 	ttl := e.Days("INTERACTION_TTL_DAYS", 400)
 	if err := e.Err(); err != nil {
-		return nil, err
-	}
-	limit, err := strconv.Atoi(limitText)
-	if err != nil {
 		return nil, err
 	}
 	clients, err := awsclient.Load(ctx)

@@ -11,7 +11,6 @@ package main
 import (
 	"context"
 	"log/slog"
-	"strconv"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -32,12 +31,9 @@ func main() {
 			return nil, err
 		}
 		return func(ctx context.Context, ev events.EventBridgeEvent) (sweep.Result, error) {
-			start, used := time.Now(), meter.Snapshot()
+			span := meter.Start()
 			res, err := s.Run(ctx, time.Now())
-			u := meter.Snapshot().Sub(used)
-			log.InfoContext(ctx, "interaction sweep", "found", res.Found, "enqueued", res.Enqueued, "marked", res.Marked,
-				"duration_ms", time.Since(start).Milliseconds(), "rcu", u.ReadUnits(), "wcu", u.WriteUnits(),
-				"ddb_calls", u.DynamoDBCalls, "sqs_requests", u.SQSRequests)
+			log.InfoContext(ctx, "interaction sweep", span.Attrs("found", res.Found, "enqueued", res.Enqueued, "marked", res.Marked)...)
 			return res, err
 		}, nil
 	})
@@ -49,12 +45,8 @@ func wire(ctx context.Context, log *slog.Logger) (*sweep.Sweeper, error) {
 	customersTable := e.String("CUSTOMERS_TABLE")
 	queueURL := e.String("RESCORE_QUEUE_URL")
 	grace := e.Seconds("SWEEP_GRACE_SECONDS", 600)
-	limitText := e.Optional("SWEEP_MAX_PER_RUN", "10000")
+	limit := e.Int("SWEEP_MAX_PER_RUN", 10000)
 	if err := e.Err(); err != nil {
-		return nil, err
-	}
-	limit, err := strconv.Atoi(limitText)
-	if err != nil {
 		return nil, err
 	}
 	clients, err := awsclient.Load(ctx)

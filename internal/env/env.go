@@ -43,6 +43,16 @@ func (r *Reader) Seconds(name string, def int) time.Duration {
 	return r.whole(name, def, time.Second, "seconds")
 }
 
+// Int returns a whole number, or def; the caller checks its range.
+func (r *Reader) Int(name string, def int) int {
+	v := r.Optional(name, strconv.Itoa(def))
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		r.bad = append(r.bad, fmt.Sprintf("%s=%q (want a whole number)", name, v))
+	}
+	return n
+}
+
 func (r *Reader) whole(name string, def int, unit time.Duration, units string) time.Duration {
 	v := r.Optional(name, strconv.Itoa(def))
 	n, err := strconv.Atoi(v)
