@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"time"
 
 	"github.com/referral-engine/referral-engine/internal/coldstart"
 	"github.com/referral-engine/referral-engine/internal/meter"
@@ -20,11 +19,9 @@ func main() {
 			return nil, err
 		}
 		return func(ctx context.Context, _ json.RawMessage) (map[string]int, error) {
-			start, used := time.Now(), meter.Snapshot()
+			span := meter.Start()
 			n, err := app.Service.Release(ctx)
-			u := meter.Snapshot().Sub(used)
-			log.InfoContext(ctx, "release", "enqueued", n, "duration_ms", time.Since(start).Milliseconds(),
-				"rcu", u.ReadUnits(), "wcu", u.WriteUnits(), "ddb_calls", u.DynamoDBCalls, "sqs_requests", u.SQSRequests)
+			log.InfoContext(ctx, "release", span.Attrs("enqueued", n)...)
 			if err != nil {
 				log.ErrorContext(ctx, "release failed", "error", err.Error())
 				return nil, err

@@ -26,11 +26,9 @@ func main() {
 			return nil, err
 		}
 		return func(ctx context.Context, ev events.EventBridgeEvent) (map[string]int, error) {
-			start, used := time.Now(), meter.Snapshot()
+			span := meter.Start()
 			n, err := f.Run(ctx, time.Now())
-			u := meter.Snapshot().Sub(used)
-			log.InfoContext(ctx, "scheduled rescoring", "due", n, "duration_ms", time.Since(start).Milliseconds(),
-				"rcu", u.ReadUnits(), "wcu", u.WriteUnits(), "ddb_calls", u.DynamoDBCalls, "sqs_requests", u.SQSRequests)
+			log.InfoContext(ctx, "scheduled rescoring", span.Attrs("due", n)...)
 			return map[string]int{"due": n}, err
 		}, nil
 	})

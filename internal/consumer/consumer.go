@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -50,7 +49,7 @@ type group struct {
 
 // Handle processes a batch.
 func (h *Rescore) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-	start, used := time.Now(), meter.Snapshot()
+	span := meter.Start()
 	var resp events.SQSEventResponse
 	fail := func(id string) {
 		resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: id})
@@ -110,10 +109,8 @@ func (h *Rescore) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 		}()
 	}
 	wg.Wait()
-	u := meter.Snapshot().Sub(used)
-	h.log.InfoContext(ctx, "batch", "messages", len(ev.Records), "customers", len(groups), "applied", applied,
-		"duplicates", dups, "failed", len(resp.BatchItemFailures), "duration_ms", time.Since(start).Milliseconds(),
-		"rcu", u.ReadUnits(), "wcu", u.WriteUnits(), "ddb_calls", u.DynamoDBCalls, "sqs_requests", u.SQSRequests)
+	h.log.InfoContext(ctx, "batch", span.Attrs("messages", len(ev.Records), "customers", len(groups), "applied", applied,
+		"duplicates", dups, "failed", len(resp.BatchItemFailures))...)
 	return resp, nil
 }
 

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -44,7 +43,7 @@ func NewRedeem(svc Redeemer, log *slog.Logger) *Redeem {
 
 // Handle processes a batch, reporting only failed messages.
 func (h *Redeem) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-	start, used := time.Now(), meter.Snapshot()
+	span := meter.Start()
 	var resp events.SQSEventResponse
 	var n counts
 	for _, m := range ev.Records {
@@ -55,7 +54,7 @@ func (h *Redeem) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
 		}
 	}
-	logBatch(ctx, h.log, start, used, len(ev.Records), len(resp.BatchItemFailures), "redeemed", n.redeemed, "refused", n.refused, "refunds", n.refunds)
+	logBatch(ctx, h.log, span, len(ev.Records), len(resp.BatchItemFailures), "redeemed", n.redeemed, "refused", n.refused, "refunds", n.refunds)
 	return resp, nil
 }
 
@@ -114,7 +113,7 @@ func NewGrant(svc Granter, log *slog.Logger) *Grant {
 
 // Handle processes a batch, reporting only failed messages.
 func (h *Grant) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-	start, used := time.Now(), meter.Snapshot()
+	span := meter.Start()
 	var resp events.SQSEventResponse
 	outcomes := map[referral.GrantOutcome]int{}
 	for _, m := range ev.Records {
@@ -131,18 +130,14 @@ func (h *Grant) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEvent
 		}
 		outcomes[out]++
 	}
-	logBatch(ctx, h.log, start, used, len(ev.Records), len(resp.BatchItemFailures),
+	logBatch(ctx, h.log, span, len(ev.Records), len(resp.BatchItemFailures),
 		"granted", outcomes[referral.GrantedNow], "already_granted", outcomes[referral.AlreadyGranted],
 		"not_due", outcomes[referral.NotDue], "closed", outcomes[referral.Closed], "unknown", outcomes[referral.Unknown])
 	return resp, nil
 }
 
-func logBatch(ctx context.Context, log *slog.Logger, start time.Time, used meter.Usage, n, failed int, kv ...any) {
-	u := meter.Snapshot().Sub(used)
-	args := append([]any{"messages", n, "failed", failed}, kv...)
-	args = append(args, "duration_ms", time.Since(start).Milliseconds(), "rcu", u.ReadUnits(), "wcu", u.WriteUnits(),
-		"ddb_calls", u.DynamoDBCalls, "sqs_requests", u.SQSRequests)
-	log.InfoContext(ctx, "batch", args...)
+func logBatch(ctx context.Context, log *slog.Logger, span meter.Span, n, failed int, kv ...any) {
+	log.InfoContext(ctx, "batch", span.Attrs(append([]any{"messages", n, "failed", failed}, kv...)...)...)
 }
 
 // Mux serves a function that is both an HTTP API handler and an SQS consumer: it tells the

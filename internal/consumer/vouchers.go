@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -38,7 +37,7 @@ func NewVouchers(svc VoucherHandler, log *slog.Logger) *Vouchers {
 
 // Handle processes a batch, reporting only the messages that failed.
 func (h *Vouchers) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-	start, used := time.Now(), meter.Snapshot()
+	span := meter.Start()
 	var (
 		resp events.SQSEventResponse
 		mu   sync.Mutex
@@ -70,9 +69,6 @@ func (h *Vouchers) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEv
 		})
 	}
 	wg.Wait()
-	u := meter.Snapshot().Sub(used)
-	h.log.InfoContext(ctx, "batch", "messages", len(ev.Records), "done", done, "failed", len(resp.BatchItemFailures),
-		"duration_ms", time.Since(start).Milliseconds(), "rcu", u.ReadUnits(), "wcu", u.WriteUnits(),
-		"ddb_calls", u.DynamoDBCalls, "sqs_requests", u.SQSRequests)
+	h.log.InfoContext(ctx, "batch", span.Attrs("messages", len(ev.Records), "done", done, "failed", len(resp.BatchItemFailures))...)
 	return resp, nil
 }

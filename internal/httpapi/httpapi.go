@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -83,15 +82,12 @@ func (r *Router) Routes() []string {
 
 // Serve is the Lambda handler.
 func (r *Router) Serve(ctx context.Context, req Request) (Response, error) {
-	start, used := time.Now(), meter.Snapshot()
+	span := meter.Start()
 	resp, code := r.serve(ctx, req)
 	if resp.StatusCode >= 400 && resp.StatusCode < 500 {
 		metrics.Add(metrics.RequestsRefused, 1, "Route", req.RouteKey, "Reason", code)
 	}
-	u := meter.Snapshot().Sub(used)
-	r.log.InfoContext(ctx, "request", "route", req.RouteKey, "status", resp.StatusCode,
-		"duration_ms", time.Since(start).Milliseconds(), "rcu", u.ReadUnits(), "wcu", u.WriteUnits(),
-		"ddb_calls", u.DynamoDBCalls, "sqs_requests", u.SQSRequests)
+	r.log.InfoContext(ctx, "request", span.Attrs("route", req.RouteKey, "status", resp.StatusCode)...)
 	return resp, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"context"
 	"math"
 	"sync/atomic"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -38,6 +39,23 @@ var read, write, ddbCalls, sqsCalls atomic.Int64
 // Snapshot returns the process-wide counters.
 func Snapshot() Usage {
 	return Usage{read.Load(), write.Load(), ddbCalls.Load(), sqsCalls.Load()}
+}
+
+// Span is an invocation's time and consumption since Start, for its log line.
+type Span struct {
+	start time.Time
+	used  Usage
+}
+
+// Start begins a span.
+func Start() Span { return Span{start: time.Now(), used: Snapshot()} }
+
+// Attrs are the span's log attributes: duration_ms, rcu, wcu, ddb_calls, sqs_requests (the
+// names internal/usage reads back), after kv.
+func (s Span) Attrs(kv ...any) []any {
+	u := Snapshot().Sub(s.used)
+	return append(kv, "duration_ms", time.Since(s.start).Milliseconds(), "rcu", u.ReadUnits(), "wcu", u.WriteUnits(),
+		"ddb_calls", u.DynamoDBCalls, "sqs_requests", u.SQSRequests)
 }
 
 // DynamoDBOption asks every call for its consumed capacity and counts it.
